@@ -1,0 +1,53 @@
+# Corral: the two commands are `make up` and `make test` (see README.md).
+# Builds go through meson + ninja; this file only strings the steps together.
+
+RELEASE := build/release
+ASAN    := build/asan
+PYTEST  := /usr/bin/python3 -m pytest
+
+.PHONY: all build deps test-deps up test unit system clients bench clean format
+
+all: build
+
+deps:
+	@scripts/setup.sh
+
+test-deps:
+	@scripts/setup.sh --test
+
+$(RELEASE)/build.ninja:
+	meson setup $(RELEASE) --buildtype=debugoptimized
+
+$(ASAN)/build.ninja:
+	meson setup $(ASAN) --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
+
+build: deps $(RELEASE)/build.ninja
+	ninja -C $(RELEASE)
+
+up: build
+	$(RELEASE)/corral up
+
+# Everything, under AddressSanitizer + UndefinedBehaviorSanitizer.
+test: test-deps $(ASAN)/build.ninja
+	ninja -C $(ASAN)
+	$(MAKE) --no-print-directory unit system clients
+
+unit:
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  meson test -C $(ASAN) --print-errorlogs --num-processes 2
+
+system:
+	CORRAL_BIN=$(CURDIR)/$(ASAN)/corral $(PYTEST) -q -ra tests/system
+
+clients:
+	CORRAL_BIN=$(CURDIR)/$(ASAN)/corral $(PYTEST) -q -ra tests/clients
+
+bench: build
+	$(RELEASE)/bench_alloc
+	/usr/bin/python3 bench/e2e.py --corral $(RELEASE)/corral
+
+clean:
+	rm -rf build
+
+format:
+	clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/unit/*.c' 'bench/*.c')
