@@ -1,0 +1,542 @@
+/*
+ * agents.c - the master's side of the agent protocol (docs/protocol.md): admission
+ * (SUBSCRIBE, committed to the registry first), re-registration with task adoption,
+ * status UPDATEs, PING/PONG liveness, disconnection and the unreachable mark.
+ *
+ * Invariant: an agent is in the allocator exactly while it is admitted and not
+ * unreachable; it is active there only while its stream is connected.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "base/util.h"
+#include "master/master_impl.h"
+
+#define TABLE "agents"
+
+struct agent *agent_find(struct cr_master *m, const char *id)
+{
+    return id ? cr_map_get(&m->agents, id) : NULL;
+}
+
+void agent_send(struct agent *a, json_t *event)
+{
+    if (!a->connected || !a->stream) {
+        json_decref(event);
+        return;
+    }
+    if (master_stream_send(a->stream, event) < 0)
+        CR_DEBUG("event to a closed agent stream dropped agent=%s", a->id);
+}
+
+static struct agent *agent_new(struct cr_master *m, const char *id)
+{
+    struct agent *a = cr_xcalloc(1, sizeof(*a));
+    a->id = cr_xstrdup(id);
+    a->m = m;
+    cr_map_init(&a->tasks);
+    return a;
+}
+
+void agent_free(struct agent *a)
+{
+    if (!a)
+        return;
+    if (a->stream)
+        cr_http_stream_release(a->stream);
+    cr_map_release(&a->tasks);
+    cr_agent_info_release(&a->info);
+    free(a->ip);
+    free(a->pid);
+    free(a->version);
+    free(a->id);
+    free(a);
+}
+
+static json_t *agent_record(const struct agent *a)
+{
+    json_t *j = json_object();
+    json_object_set_new(j, "agent_info", cr_json_agent_info(&a->info));
+    json_t *addr = json_object();
+    json_object_set_new(addr, "ip", json_string(a->ip ? a->ip : ""));
+    json_object_set_new(addr, "port", json_integer(a->port));
+    json_object_set_new(j, "address", addr);
+    if (a->version)
+        json_object_set_new(j, "version", json_string(a->version));
+    if (a->unreachable)
+        json_object_set_new(j, "unreachable_time", json_real(a->unreachable_time));
+    json_object_set_new(j, "registered_time", json_real(a->registered_time));
+    return j;
+}
+
+static void set_pid(struct agent *a)
+{
+    free(a->pid);
+    a->pid = cr_xasprintf("slave(1)@%s:%d", a->ip ? a->ip : "0.0.0.0", a->port);
+}
+
+void agent_recover(struct cr_master *m, const char *id, const char *info_json)
+{
+    struct cr_err err;
+    cr_err_clear(&err);
+    json_t *j = cr_json_parse_object(info_json, strlen(info_json), &err);
+    struct agent *a = agent_new(m, id);
+    if (!j || cr_parse_agent_info(json_object_get(j, "agent_info"), "agent_info", &a->info,
+                                  &err) < 0) {
+        CR_ERROR("skipping unreadable agent in the registry agent=%s error=\"%s\"", id, err.msg);
+        json_decref(j);
+        agent_free(a);
+        return;
+    }
+    json_t *addr = json_object_get(j, "address");
+    a->ip = cr_xstrdup(json_string_value(json_object_get(addr, "ip")));
+    a->port = (int)json_integer_value(json_object_get(addr, "port"));
+    a->version = cr_xstrdup(json_string_value(json_object_get(j, "version")));
+    a->registered_time = json_number_value(json_object_get(j, "registered_time"));
+    json_t *ut = json_object_get(j, "unreachable_time");
+    if (ut) {
+        a->unreachable = true;
+        a->unreachable_time = json_number_value(ut);
+    } else {
+        a->recovered = true;
+    }
+    set_pid(a);
+    json_decref(j);
+    cr_map_put(&m->agents, a->id, a);
+    a->last_seen_ms = cr_now_ms();
+    CR_INFO("agent recovered from the registry agent=%s hostname=%s%s", a->id, a->info.hostname,
+            a->unreachable ? " (unreachable)" : "");
+}
+
+/* ---------------------------------------------------------------- disconnection */
+
+static void agent_disconnected(struct cr_master *m, struct agent *a)
+{
+    if (a->stream) {
+        cr_http_stream_release(a->stream);
+        a->stream = NULL;
+    }
+    if (!a->connected)
+        return;
+    a->connected = false;
+    cr_alloc_set_agent_active(m->alloc, a->id, false);
+    offers_recover_agent(m, a);
+    if (!m->stopping)
+        CR_INFO("agent disconnected agent=%s hostname=%s", a->id, a->info.hostname);
+}
+
+static void stream_closed(struct cr_http_stream *stream, void *ud)
+{
+    struct agent *a = ud;
+    if (a->stream != stream) {
+        cr_http_stream_release(stream);
+        return;
+    }
+    agent_disconnected(a->m, a);
+}
+
+static void mark_unreachable(struct cr_master *m, struct agent *a)
+{
+    agent_disconnected(m, a);
+    a->unreachable = true;
+    a->recovered = false;
+    a->unreachable_time = cr_wall_seconds();
+    CR_WARN("agent unreachable agent=%s hostname=%s tasks=%zu", a->id, a->info.hostname,
+            cr_map_count(&a->tasks));
+    size_t it = 0;
+    void *v;
+    while (cr_map_next(&a->tasks, &it, NULL, &v)) {
+        struct task *t = v;
+        if (cr_task_state_is_terminal(t->state))
+            continue;
+        task_master_update(m, t, CR_TASK_UNREACHABLE, CR_REASON_AGENT_REMOVED,
+                           "Agent is unreachable");
+        t->resources_released = true; /* the agent leaves the allocator below */
+    }
+    cr_alloc_remove_agent(m->alloc, a->id);
+    a->in_allocator = false;
+    /* Schedulers learn of the agent loss as Mesos tells them: a FAILURE event. */
+    size_t fit = 0;
+    while (cr_map_next(&m->frameworks, &fit, NULL, &v))
+        fw_send(v, cr_event_failure(a->id, NULL, 0, false));
+    master_persist(m, TABLE, a->id, agent_record(a), NULL, NULL);
+    offers_schedule(m);
+}
+
+void agents_ping_all(struct cr_master *m)
+{
+    int64_t now = cr_now_ms();
+    int64_t window = m->cfg.agent_ping_ms * m->cfg.agent_ping_misses;
+    int64_t reregister_window = window > 30000 ? window : 30000;
+    size_t it = 0;
+    void *v;
+    while (cr_map_next(&m->agents, &it, NULL, &v)) {
+        struct agent *a = v;
+        if (a->unreachable)
+            continue;
+        if (a->connected)
+            agent_send(a, cr_event("PING", NULL));
+        int64_t limit = a->recovered ? reregister_window : window;
+        if (now - a->last_seen_ms > limit)
+            mark_unreachable(m, a);
+    }
+}
+
+void agent_shutdown_framework(struct cr_master *m, const char *framework_id)
+{
+    size_t it = 0;
+    void *v;
+    while (cr_map_next(&m->agents, &it, NULL, &v)) {
+        struct agent *a = v;
+        if (!a->connected)
+            continue;
+        json_t *body = json_object();
+        json_object_set_new(body, "framework_id", cr_json_id(framework_id));
+        agent_send(a, cr_event("SHUTDOWN_FRAMEWORK", body));
+    }
+}
+
+/* ---------------------------------------------------------------- SUBSCRIBE */
+
+struct pending_agent {
+    struct cr_http_req *req;
+    char *id;
+    json_t *body; /* the subscribe message */
+    struct cr_agent_info info;
+    char *ip;
+    int port;
+    char *version;
+    bool is_new;
+};
+
+static void pending_free(struct pending_agent *p)
+{
+    json_decref(p->body);
+    cr_agent_info_release(&p->info);
+    free(p->id);
+    free(p->ip);
+    free(p->version);
+    free(p);
+}
+
+static const char *first_role(const struct fw *fw)
+{
+    return fw->info.nroles > 0 ? fw->info.roles[0] : CR_ROLE_ANY;
+}
+
+/* Take over the tasks an agent reports running; forget those it no longer has. */
+static void adopt_tasks(struct cr_master *m, struct agent *a, json_t *tasks)
+{
+    struct cr_map seen;
+    cr_map_init(&seen);
+    size_t i;
+    json_t *jt;
+    json_array_foreach(tasks, i, jt)
+    {
+        struct cr_err err;
+        cr_err_clear(&err);
+        char *fwid = NULL;
+        struct cr_task_info info;
+        memset(&info, 0, sizeof(info));
+        enum cr_task_state state = CR_TASK_RUNNING;
+        const char *sname = json_string_value(json_object_get(jt, "state"));
+        if (cr_parse_id(jt, "framework_id", "tasks[]", &fwid, &err) < 0 || !fwid ||
+            cr_parse_task_info(json_object_get(jt, "task"), "tasks[].task", &info, &err) < 0 ||
+            (sname && cr_task_state_parse(sname, &state) < 0)) {
+            CR_WARN("agent reported an unreadable task agent=%s error=\"%s\"", a->id, err.msg);
+            free(fwid);
+            cr_task_info_release(&info);
+            continue;
+        }
+        struct fw *fw = fw_find(m, fwid);
+        if (!fw) {
+            CR_WARN("agent runs a task of an unknown framework; shutting it down agent=%s "
+                    "framework=%s task=%s",
+                    a->id, fwid, info.task_id);
+            json_t *body = json_object();
+            json_object_set_new(body, "framework_id", cr_json_id(fwid));
+            agent_send(a, cr_event("SHUTDOWN_FRAMEWORK", body));
+            free(fwid);
+            cr_task_info_release(&info);
+            continue;
+        }
+        struct task *t = cr_map_get(&fw->tasks, info.task_id);
+        if (!t) {
+            free(info.agent_id);
+            info.agent_id = cr_xstrdup(a->id);
+            t = task_new(fw, &info, first_role(fw));
+            if (!t) {
+                free(fwid);
+                cr_task_info_release(&info);
+                continue;
+            }
+            m->tasks_by_state[CR_TASK_STAGING]++;
+            t->resources_released = true; /* allocated below */
+            CR_INFO("adopted task from agent task=%s framework=%s agent=%s state=%s",
+                    t->info.task_id, fw->id, a->id, cr_task_state_name(state));
+        }
+        if (t->state != state) {
+            if (m->tasks_by_state[t->state] > 0)
+                m->tasks_by_state[t->state]--;
+            m->tasks_by_state[state]++;
+            t->state = state;
+        }
+        json_t *js = json_object_get(jt, "latest_status");
+        if (js) {
+            struct cr_task_status st;
+            memset(&st, 0, sizeof(st));
+            if (cr_parse_task_status(js, "tasks[].latest_status", &st, &err) == 0 &&
+                (t->nstatuses == 0 || task_latest_status(t)->state != st.state)) {
+                /* keep the history ring in step with what the agent knows */
+                struct cr_task_status *slot;
+                if (t->nstatuses == CR_MASTER_TASK_STATUSES) {
+                    slot = &t->statuses[t->status_head];
+                    cr_task_status_release(slot);
+                    t->status_head = (t->status_head + 1) % CR_MASTER_TASK_STATUSES;
+                    t->nstatuses--;
+                }
+                slot = &t->statuses[(t->status_head + t->nstatuses) % CR_MASTER_TASK_STATUSES];
+                *slot = st;
+                t->nstatuses++;
+            } else {
+                cr_task_status_release(&st);
+            }
+        }
+        cr_map_put(&a->tasks, t->info.task_id, t);
+        cr_map_put(&seen, t->info.task_id, t);
+        if (!cr_task_state_is_terminal(t->state) && t->resources_released) {
+            if (cr_alloc_allocate(m->alloc, a->id, fw->id, t->role, &t->info.resources, &err) <
+                0)
+                CR_WARN("adopted task does not fit the agent task=%s agent=%s error=\"%s\"",
+                        t->info.task_id, a->id, err.msg);
+            else
+                t->resources_released = false;
+        }
+        free(fwid);
+        cr_task_info_release(&info);
+    }
+
+    /* What the master believed ran there but the agent does not have is gone. */
+    size_t it = 0;
+    void *v;
+    size_t nmissing = 0;
+    struct task **missing = cr_xcalloc(cr_map_count(&a->tasks) + 1, sizeof(*missing));
+    while (cr_map_next(&a->tasks, &it, NULL, &v)) {
+        struct task *t = v;
+        if (!cr_map_get(&seen, t->info.task_id))
+            missing[nmissing++] = t;
+    }
+    for (size_t k = 0; k < nmissing; k++) {
+        struct task *t = missing[k];
+        if (!cr_task_state_is_terminal(t->state))
+            task_master_update(m, t, CR_TASK_GONE, CR_REASON_AGENT_REREGISTERED,
+                               "Task was not found on the re-registered agent");
+        t->has_pending = false;
+        task_complete(m, t);
+    }
+    free(missing);
+    cr_map_release(&seen);
+}
+
+static void open_agent_stream(struct cr_master *m, struct agent *a, struct cr_http_req *req)
+{
+    char sid[37];
+    cr_uuid_text(sid);
+    cr_http_req_add_header(req, "Mesos-Stream-Id", sid);
+    struct cr_http_stream *s = cr_http_stream_open(req, 200, "application/json", stream_closed, a);
+    if (!s)
+        return;
+    if (a->stream) {
+        struct cr_http_stream *old = a->stream;
+        a->stream = NULL;
+        master_stream_send(old, cr_event_error("Agent re-subscribed on a new stream"));
+        cr_http_stream_release(old);
+    }
+    a->stream = s;
+    snprintf(a->stream_id, sizeof(a->stream_id), "%s", sid);
+    a->connected = true;
+    json_t *body = json_object();
+    json_object_set_new(body, "agent_id", cr_json_id(a->id));
+    json_object_set_new(body, "ping_interval_seconds",
+                        json_real((double)m->cfg.agent_ping_ms / 1000.0));
+    struct cr_master_info mi;
+    master_master_info(m, &mi);
+    json_object_set_new(body, "master_info", cr_json_master_info(&mi));
+    agent_send(a, cr_event("SUBSCRIBED", body));
+}
+
+static void subscribe_committed(struct cr_master *m, int rc, const char *msg, void *ud)
+{
+    struct pending_agent *p = ud;
+    if (rc < 0) {
+        cr_http_respondf(p->req, 503, "Failed to store the agent in the registry: %s", msg);
+        pending_free(p);
+        return;
+    }
+    struct cr_err err;
+    cr_err_clear(&err);
+    struct agent *a = agent_find(m, p->id);
+    if (!a) {
+        a = agent_new(m, p->id);
+        cr_map_put(&m->agents, a->id, a);
+        a->registered_time = cr_wall_seconds();
+    } else {
+        a->reregistered_time = cr_wall_seconds();
+    }
+    cr_agent_info_release(&a->info);
+    a->info = p->info;
+    memset(&p->info, 0, sizeof(p->info));
+    free(a->ip);
+    a->ip = p->ip;
+    p->ip = NULL;
+    a->port = p->port;
+    free(a->version);
+    a->version = p->version;
+    p->version = NULL;
+    set_pid(a);
+
+    if (a->in_allocator) {
+        if (cr_alloc_update_agent(m->alloc, a->id, &a->info.resources, &err) < 0)
+            CR_WARN("agent resources changed below what is allocated agent=%s error=\"%s\"",
+                    a->id, err.msg);
+    } else if (cr_alloc_add_agent(m->alloc, a->id, &a->info.resources, &err) < 0) {
+        CR_ERROR("allocator refused agent agent=%s error=\"%s\"", a->id, err.msg);
+    } else {
+        a->in_allocator = true;
+    }
+    a->unreachable = false;
+    a->recovered = false;
+    a->last_seen_ms = cr_now_ms();
+    open_agent_stream(m, a, p->req);
+    cr_alloc_set_agent_active(m->alloc, a->id, a->connected);
+    json_t *sub = json_object_get(p->body, "subscribe");
+    adopt_tasks(m, a, json_object_get(sub, "tasks"));
+    CR_INFO("agent %s agent=%s hostname=%s address=%s:%d", p->is_new ? "admitted" : "re-admitted",
+            a->id, a->info.hostname, a->ip, a->port);
+    pending_free(p);
+    offers_schedule(m);
+}
+
+void agent_subscribe(struct cr_master *m, struct cr_http_req *req, json_t *body)
+{
+    json_t *sub = json_object_get(body, "subscribe");
+    if (!json_is_object(sub)) {
+        cr_http_respondf(req, 400, "subscribe: required for type SUBSCRIBE");
+        return;
+    }
+    struct cr_err err;
+    cr_err_clear(&err);
+    struct pending_agent *p = cr_xcalloc(1, sizeof(*p));
+    p->req = req;
+    if (cr_parse_agent_info(json_object_get(sub, "agent_info"), "subscribe.agent_info", &p->info,
+                            &err) < 0) {
+        cr_http_respondf(req, 400, "Failed to validate agent subscription: %s", err.msg);
+        pending_free(p);
+        return;
+    }
+    json_t *addr = json_object_get(sub, "address");
+    const char *ip = json_string_value(json_object_get(addr, "ip"));
+    json_t *port = json_object_get(addr, "port");
+    if (!ip || !json_is_integer(port) || json_integer_value(port) <= 0 ||
+        json_integer_value(port) > 65535) {
+        cr_http_respondf(req, 400, "Failed to validate agent subscription: subscribe.address: "
+                                   "expected {\"ip\": string, \"port\": 1-65535}");
+        pending_free(p);
+        return;
+    }
+    json_t *tasks = json_object_get(sub, "tasks");
+    if (tasks && !json_is_array(tasks)) {
+        cr_http_respondf(req, 400, "Failed to validate agent subscription: subscribe.tasks: "
+                                   "expected an array");
+        pending_free(p);
+        return;
+    }
+    p->ip = cr_xstrdup(ip);
+    p->port = (int)json_integer_value(port);
+    p->version = cr_xstrdup(json_string_value(json_object_get(sub, "version")));
+    if (p->info.id) {
+        p->id = cr_xstrdup(p->info.id);
+    } else {
+        p->id = cr_xasprintf("%s-S%llu", m->id, (unsigned long long)m->next_agent_seq++);
+        p->info.id = cr_xstrdup(p->id);
+        p->is_new = true;
+    }
+    p->body = json_incref(body);
+
+    /* Persist what the registry keeps of an agent: its info and address. */
+    struct agent tmp;
+    memset(&tmp, 0, sizeof(tmp));
+    tmp.info = p->info;
+    tmp.ip = p->ip;
+    tmp.port = p->port;
+    tmp.version = p->version;
+    struct agent *known = agent_find(m, p->id);
+    tmp.registered_time = known ? known->registered_time : cr_wall_seconds();
+    master_persist(m, TABLE, p->id, agent_record(&tmp), subscribe_committed, p);
+}
+
+/* Common checks for UPDATE and PONG: agent known, stream current. NULL = answered. */
+static struct agent *check_agent_call(struct cr_master *m, struct cr_http_req *req, json_t *body)
+{
+    char *id = NULL;
+    struct cr_err err;
+    cr_err_clear(&err);
+    if (cr_parse_id(body, "agent_id", "", &id, &err) < 0 || !id) {
+        cr_http_respondf(req, 400, "Expecting 'agent_id' to be present");
+        free(id);
+        return NULL;
+    }
+    struct agent *a = agent_find(m, id);
+    free(id);
+    if (!a || !a->connected) {
+        cr_http_respondf(req, 403, "Agent is not subscribed");
+        return NULL;
+    }
+    const char *sid = cr_http_req_header(req, "Mesos-Stream-Id");
+    if (!sid || strcmp(sid, a->stream_id) != 0) {
+        cr_http_respondf(req, 400, "The stream ID '%s' does not match the agent's current stream",
+                         sid ? sid : "");
+        return NULL;
+    }
+    return a;
+}
+
+void agent_pong(struct cr_master *m, struct cr_http_req *req, json_t *body)
+{
+    struct agent *a = check_agent_call(m, req, body);
+    if (!a)
+        return;
+    a->last_seen_ms = cr_now_ms();
+    cr_http_respond(req, 202, NULL, NULL, 0);
+}
+
+void agent_update(struct cr_master *m, struct cr_http_req *req, json_t *body)
+{
+    struct agent *a = check_agent_call(m, req, body);
+    if (!a)
+        return;
+    json_t *upd = json_object_get(body, "update");
+    struct cr_err err;
+    cr_err_clear(&err);
+    char *fwid = NULL;
+    struct cr_task_status st;
+    memset(&st, 0, sizeof(st));
+    if (!json_is_object(upd) || cr_parse_id(upd, "framework_id", "update", &fwid, &err) < 0 ||
+        !fwid ||
+        cr_parse_task_status(json_object_get(upd, "status"), "update.status", &st, &err) < 0) {
+        cr_http_respondf(req, 400, "Failed to validate status update: %s",
+                         err.msg[0] ? err.msg : "update.framework_id: required field missing");
+        free(fwid);
+        cr_task_status_release(&st);
+        return;
+    }
+    cr_http_respond(req, 202, NULL, NULL, 0);
+    a->last_seen_ms = cr_now_ms();
+    if (!st.agent_id)
+        st.agent_id = cr_xstrdup(a->id);
+    task_status_update(m, a, fwid, &st);
+    free(fwid);
+    cr_task_status_release(&st);
+}

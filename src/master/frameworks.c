@@ -1,0 +1,423 @@
+/*
+ * frameworks.c - framework subscriptions: SUBSCRIBE (new and re-subscription),
+ * disconnection and the failover timeout, TEARDOWN/removal, UPDATE_FRAMEWORK, and the
+ * events written to a framework's stream (API-COMPAT.md §1.3).
+ *
+ * A framework's FrameworkInfo is committed to the registry before SUBSCRIBED is sent,
+ * so a master restart knows every framework it acknowledged; the framework then has
+ * its failover_timeout to re-subscribe before it is removed and its tasks killed.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "base/util.h"
+#include "master/master_impl.h"
+
+#define TABLE "frameworks"
+
+struct fw *fw_find(struct cr_master *m, const char *id)
+{
+    return id ? cr_map_get(&m->frameworks, id) : NULL;
+}
+
+static struct fw *completed_find(struct cr_master *m, const char *id)
+{
+    for (size_t i = 0; i < m->ncompleted_frameworks; i++) {
+        struct fw *fw = m->completed_frameworks[i];
+        if (fw && strcmp(fw->id, id) == 0)
+            return fw;
+    }
+    return NULL;
+}
+
+bool fw_partition_aware(const struct fw *fw)
+{
+    return (fw->info.capabilities & CR_FWCAP_PARTITION_AWARE) != 0;
+}
+
+void fw_send(struct fw *fw, json_t *event)
+{
+    if (!fw->connected || !fw->stream) {
+        json_decref(event);
+        return;
+    }
+    if (master_stream_send(fw->stream, event) < 0)
+        CR_DEBUG("event to a closed stream dropped framework=%s", fw->id);
+}
+
+void fw_heartbeat_all(struct cr_master *m)
+{
+    size_t it = 0;
+    void *v;
+    while (cr_map_next(&m->frameworks, &it, NULL, &v))
+        fw_send(v, cr_event_heartbeat());
+}
+
+static struct fw *fw_new(struct cr_master *m, const char *id)
+{
+    struct fw *fw = cr_xcalloc(1, sizeof(*fw));
+    fw->id = cr_xstrdup(id);
+    fw->m = m;
+    cr_map_init(&fw->tasks);
+    fw->completed = cr_xcalloc(CR_MASTER_COMPLETED_TASKS, sizeof(*fw->completed));
+    uv_timer_init(m->loop, &fw->failover_timer);
+    fw->failover_timer.data = fw;
+    return fw;
+}
+
+static void fw_close_cb(uv_handle_t *h)
+{
+    struct fw *fw = h->data;
+    free(fw->id);
+    free(fw);
+}
+
+void fw_free(struct fw *fw)
+{
+    if (!fw)
+        return;
+    size_t it = 0;
+    void *v;
+    while (cr_map_next(&fw->tasks, &it, NULL, &v))
+        task_free(v);
+    cr_map_release(&fw->tasks);
+    for (size_t i = 0; i < CR_MASTER_COMPLETED_TASKS; i++)
+        task_free(fw->completed[i]);
+    free(fw->completed);
+    cr_framework_info_release(&fw->info);
+    if (fw->stream) {
+        cr_http_stream_release(fw->stream);
+        fw->stream = NULL;
+    }
+    uv_close((uv_handle_t *)&fw->failover_timer, fw_close_cb);
+}
+
+static void allocator_roles(const struct fw *fw, const char *const **roles, size_t *n)
+{
+    *roles = (const char *const *)fw->info.roles;
+    *n = fw->info.nroles;
+}
+
+static void failover_expired(uv_timer_t *t)
+{
+    struct fw *fw = t->data;
+    fw->failover_timer_on = false;
+    CR_INFO("framework failover timeout expired framework=%s name=%s", fw->id,
+            fw->info.name ? fw->info.name : "");
+    fw_teardown(fw->m, fw, "failover timeout expired");
+}
+
+static void start_failover_timer(struct fw *fw)
+{
+    double secs = fw->info.failover_timeout;
+    if (secs < 0)
+        secs = 0;
+    uint64_t ms = secs > 1e9 ? (uint64_t)1e12 : (uint64_t)(secs * 1000.0);
+    uv_timer_start(&fw->failover_timer, failover_expired, ms, 0);
+    fw->failover_timer_on = true;
+}
+
+/* The stream of a framework went away (client closed, network broke). */
+static void stream_closed(struct cr_http_stream *stream, void *ud)
+{
+    struct fw *fw = ud;
+    if (fw->stream != stream) {
+        cr_http_stream_release(stream);
+        return;
+    }
+    struct cr_master *m = fw->m;
+    cr_http_stream_release(stream);
+    fw->stream = NULL;
+    fw->connected = false;
+    fw->active = false;
+    fw->unregistered_time = cr_wall_seconds();
+    cr_alloc_set_framework_active(m->alloc, fw->id, false);
+    offers_recover_framework(m, fw, false);
+    if (m->stopping)
+        return;
+    CR_INFO("framework disconnected framework=%s failover_timeout=%.3fs", fw->id,
+            fw->info.failover_timeout);
+    start_failover_timer(fw);
+}
+
+/* ---------------------------------------------------------------- SUBSCRIBE */
+
+struct pending_sub {
+    struct cr_http_req *req;
+    struct cr_framework_info info;
+    char *suppressed_roles_unused;
+    bool is_new;
+};
+
+static void open_stream(struct cr_master *m, struct fw *fw, struct cr_http_req *req)
+{
+    char sid[37];
+    cr_uuid_text(sid);
+    cr_http_req_add_header(req, "Mesos-Stream-Id", sid);
+    cr_http_req_add_header(req, "Cache-Control", "no-cache");
+    struct cr_http_stream *s = cr_http_stream_open(req, 200, "application/json", stream_closed, fw);
+    if (!s)
+        return;
+    if (fw->stream) {
+        /* A newer subscription replaces the old one (failover). */
+        master_stream_send(fw->stream, cr_event_error("Framework failed over"));
+        cr_http_stream_release(fw->stream);
+    }
+    fw->stream = s;
+    snprintf(fw->stream_id, sizeof(fw->stream_id), "%s", sid);
+    fw->connected = true;
+    fw->active = true;
+    fw->recovered = false;
+
+    struct cr_master_info mi;
+    master_master_info(m, &mi);
+    fw_send(fw, cr_event_subscribed(fw->id, CR_HEARTBEAT_ADVERTISED_S, &mi));
+    fw_send(fw, cr_event_heartbeat());
+}
+
+static void subscribe_committed(struct cr_master *m, int rc, const char *msg, void *ud)
+{
+    struct pending_sub *p = ud;
+    if (rc < 0) {
+        cr_http_respondf(p->req, 503, "Failed to store the framework in the registry: %s", msg);
+        cr_framework_info_release(&p->info);
+        free(p);
+        return;
+    }
+    const char *id = p->info.id;
+    struct fw *fw = fw_find(m, id);
+    struct cr_err err;
+    cr_err_clear(&err);
+    if (!fw) {
+        fw = fw_new(m, id);
+        cr_map_put(&m->frameworks, fw->id, fw);
+        fw->info = p->info;
+        memset(&p->info, 0, sizeof(p->info));
+        fw->registered_time = cr_wall_seconds();
+        const char *const *roles;
+        size_t n;
+        allocator_roles(fw, &roles, &n);
+        if (cr_alloc_add_framework(m->alloc, fw->id, roles, n, &err) < 0)
+            CR_ERROR("allocator refused framework framework=%s error=\"%s\"", fw->id, err.msg);
+        CR_INFO("framework subscribed framework=%s name=%s user=%s", fw->id, fw->info.name,
+                fw->info.user);
+    } else {
+        cr_framework_info_release(&fw->info);
+        fw->info = p->info;
+        memset(&p->info, 0, sizeof(p->info));
+        fw->reregistered_time = cr_wall_seconds();
+        if (fw->failover_timer_on) {
+            uv_timer_stop(&fw->failover_timer);
+            fw->failover_timer_on = false;
+        }
+        /* Offers made to the old subscription are void; new ones follow. */
+        offers_recover_framework(m, fw, false);
+        const char *const *roles;
+        size_t n;
+        allocator_roles(fw, &roles, &n);
+        if (cr_alloc_update_framework(m->alloc, fw->id, roles, n, &err) < 0)
+            CR_ERROR("allocator refused framework roles framework=%s error=\"%s\"", fw->id,
+                     err.msg);
+        cr_alloc_set_framework_active(m->alloc, fw->id, true);
+        cr_alloc_revive(m->alloc, fw->id, NULL, 0);
+        CR_INFO("framework re-subscribed framework=%s name=%s", fw->id, fw->info.name);
+    }
+    open_stream(m, fw, p->req);
+    free(p);
+    offers_schedule(m);
+}
+
+void fw_subscribe(struct cr_master *m, struct cr_http_req *req, struct cr_sched_call *call)
+{
+    const char *id = call->framework_info.id;
+    if (id && completed_find(m, id) && !fw_find(m, id)) {
+        /* Mesos answers a removed framework with an ERROR event on a fresh stream. */
+        struct cr_http_stream *s = cr_http_stream_open(req, 200, "application/json", NULL, NULL);
+        if (s) {
+            master_stream_send(s, cr_event_error("Framework has been removed"));
+            cr_http_stream_release(s);
+        }
+        return;
+    }
+    struct pending_sub *p = cr_xcalloc(1, sizeof(*p));
+    p->req = req;
+    if (cr_framework_info_copy(&p->info, &call->framework_info) < 0) {
+        free(p);
+        cr_http_respondf(req, 500, "out of memory");
+        return;
+    }
+    if (!p->info.id) {
+        char buf[80];
+        snprintf(buf, sizeof(buf), "%s-%04llu", m->id, (unsigned long long)m->next_fw_seq++);
+        p->info.id = cr_xstrdup(buf);
+        p->is_new = true;
+    }
+    master_persist(m, TABLE, p->info.id, cr_json_framework_info(&p->info), subscribe_committed, p);
+}
+
+/* ---------------------------------------------------------------- UPDATE_FRAMEWORK */
+
+struct pending_update {
+    struct cr_http_req *req;
+    char *id;
+    struct cr_framework_info info;
+};
+
+static void update_committed(struct cr_master *m, int rc, const char *msg, void *ud)
+{
+    struct pending_update *p = ud;
+    struct fw *fw = fw_find(m, p->id);
+    if (rc < 0) {
+        cr_http_respondf(p->req, 503, "Failed to store the framework in the registry: %s", msg);
+    } else if (!fw || fw->removed) {
+        cr_http_respondf(p->req, 400, "Framework '%s' not found", p->id);
+    } else {
+        cr_framework_info_release(&fw->info);
+        fw->info = p->info;
+        memset(&p->info, 0, sizeof(p->info));
+        struct cr_err err;
+        cr_err_clear(&err);
+        const char *const *roles;
+        size_t n;
+        allocator_roles(fw, &roles, &n);
+        if (cr_alloc_update_framework(m->alloc, fw->id, roles, n, &err) < 0)
+            CR_ERROR("allocator refused framework roles framework=%s error=\"%s\"", fw->id,
+                     err.msg);
+        offers_recover_framework(m, fw, true);
+        offers_schedule(m);
+        cr_http_respond(p->req, 200, NULL, NULL, 0);
+    }
+    cr_framework_info_release(&p->info);
+    free(p->id);
+    free(p);
+}
+
+static bool same_str(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+void fw_update_framework(struct cr_master *m, struct cr_http_req *req, struct fw *fw,
+                         struct cr_sched_call *call)
+{
+    const struct cr_framework_info *ni = &call->framework_info;
+    if (!ni->id || strcmp(ni->id, fw->id) != 0) {
+        cr_http_respondf(req, 400, "'update_framework.framework_info.id' must equal "
+                                   "'framework_id'");
+        return;
+    }
+    if (!same_str(ni->user, fw->info.user) || !same_str(ni->principal, fw->info.principal) ||
+        ni->checkpoint != fw->info.checkpoint) {
+        cr_http_respondf(req, 400, "Updating 'FrameworkInfo.user', 'principal' or "
+                                   "'checkpoint' is unsupported");
+        return;
+    }
+    struct pending_update *p = cr_xcalloc(1, sizeof(*p));
+    p->req = req;
+    p->id = cr_xstrdup(fw->id);
+    if (cr_framework_info_copy(&p->info, ni) < 0) {
+        free(p->id);
+        free(p);
+        cr_http_respondf(req, 500, "out of memory");
+        return;
+    }
+    master_persist(m, TABLE, fw->id, cr_json_framework_info(&p->info), update_committed, p);
+}
+
+/* ---------------------------------------------------------------- removal */
+
+static void remember_completed(struct cr_master *m, struct fw *fw)
+{
+    if (!m->completed_frameworks)
+        m->completed_frameworks =
+            cr_xcalloc(CR_MASTER_COMPLETED_FRAMEWORKS, sizeof(*m->completed_frameworks));
+    if (m->ncompleted_frameworks == CR_MASTER_COMPLETED_FRAMEWORKS) {
+        fw_free(m->completed_frameworks[0]);
+        memmove(m->completed_frameworks, m->completed_frameworks + 1,
+                (CR_MASTER_COMPLETED_FRAMEWORKS - 1) * sizeof(*m->completed_frameworks));
+        m->ncompleted_frameworks--;
+    }
+    m->completed_frameworks[m->ncompleted_frameworks++] = fw;
+}
+
+void fw_teardown(struct cr_master *m, struct fw *fw, const char *why)
+{
+    if (fw->removed)
+        return;
+    CR_INFO("removing framework framework=%s reason=\"%s\"", fw->id, why);
+    fw->removed = true;
+    fw->active = false;
+    if (fw->failover_timer_on) {
+        uv_timer_stop(&fw->failover_timer);
+        fw->failover_timer_on = false;
+    }
+    offers_recover_framework(m, fw, false);
+    agent_shutdown_framework(m, fw->id);
+
+    /* Every task of the framework ends; its resources go back. */
+    size_t it = 0;
+    void *v;
+    struct task **list = cr_xcalloc(cr_map_count(&fw->tasks) + 1, sizeof(*list));
+    size_t n = 0;
+    while (cr_map_next(&fw->tasks, &it, NULL, &v))
+        list[n++] = v;
+    for (size_t i = 0; i < n; i++) {
+        struct task *t = list[i];
+        if (!cr_task_state_is_terminal(t->state))
+            task_master_update(m, t, CR_TASK_KILLED, CR_REASON_FRAMEWORK_REMOVED,
+                               "Framework removed");
+        t->has_pending = false;
+        task_complete(m, t);
+    }
+    free(list);
+
+    cr_alloc_remove_framework(m->alloc, fw->id);
+    master_unpersist(m, TABLE, fw->id, NULL, NULL);
+    fw->unregistered_time = cr_wall_seconds();
+    if (fw->stream) {
+        master_stream_send(fw->stream, cr_event_error("Framework has been removed"));
+        cr_http_stream_release(fw->stream);
+        fw->stream = NULL;
+    }
+    fw->connected = false;
+    cr_map_remove(&m->frameworks, fw->id);
+    remember_completed(m, fw);
+    offers_schedule(m);
+}
+
+/* ---------------------------------------------------------------- recovery */
+
+void fw_recover(struct cr_master *m, const char *id, const char *info_json)
+{
+    struct cr_err err;
+    cr_err_clear(&err);
+    json_t *j = cr_json_parse_object(info_json, strlen(info_json), &err);
+    struct cr_framework_info info;
+    memset(&info, 0, sizeof(info));
+    if (!j || cr_parse_framework_info(j, "framework_info", &info, &err) < 0) {
+        CR_ERROR("skipping unreadable framework in the registry framework=%s error=\"%s\"", id,
+                 err.msg);
+        json_decref(j);
+        cr_framework_info_release(&info);
+        return;
+    }
+    json_decref(j);
+    if (!info.id)
+        info.id = cr_xstrdup(id);
+    struct fw *fw = fw_new(m, id);
+    fw->info = info;
+    fw->recovered = true;
+    fw->registered_time = cr_wall_seconds();
+    cr_map_put(&m->frameworks, fw->id, fw);
+    const char *const *roles;
+    size_t n;
+    allocator_roles(fw, &roles, &n);
+    if (cr_alloc_add_framework(m->alloc, fw->id, roles, n, &err) < 0)
+        CR_ERROR("allocator refused framework framework=%s error=\"%s\"", fw->id, err.msg);
+    cr_alloc_set_framework_active(m->alloc, fw->id, false);
+    start_failover_timer(fw);
+    CR_INFO("framework recovered from the registry framework=%s name=%s failover_timeout=%.3fs",
+            fw->id, fw->info.name, fw->info.failover_timeout);
+}
