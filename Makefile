@@ -43,8 +43,8 @@ clients:
 	CORRAL_BIN=$(CURDIR)/$(ASAN)/corral $(PYTEST) -q -ra tests/clients
 
 bench: build
-	$(RELEASE)/bench_alloc
-	/usr/bin/python3 bench/e2e.py --corral $(RELEASE)/corral
+	$(RELEASE)/bench/bench_alloc
+	/usr/bin/python3 bench/e2e.py --corral $(RELEASE)/corral --bench $(RELEASE)/bench/bench_e2e
 
 clean:
 	rm -rf build
