@@ -131,4 +131,24 @@ double cr_alloc_framework_share(const struct cr_alloc *a, const char *framework_
 /* Free (total - allocated) resources of an agent; added to out. -ENOENT if unknown. */
 int cr_alloc_agent_free(const struct cr_alloc *a, const char *agent_id, struct cr_resources *out);
 
+/* ---- additions ---- */
+
+/*
+ * Smallest offer worth making (Mesos --min_allocatable_resources): an offer needs at least
+ * cpus_milli cpus or mem_milli mem (thousandths; defaults 10 = 0.01 cpus and 32000 = 32 MB).
+ * 0 for either makes any non-empty offer allocatable. Returns 0 or -EINVAL (negative).
+ */
+int cr_alloc_set_min_allocatable(struct cr_alloc *a, int64_t cpus_milli, int64_t mem_milli,
+                                 struct cr_err *err);
+
+/* Weighted dominant share of a role (its allocation over the cluster, divided by its
+ * weight), as used to order roles; -1 if the role is unknown. */
+double cr_alloc_role_share(const struct cr_alloc *a, const char *role);
+
+/* Number of decline filters in force (expired ones go at the next cycle). */
+size_t cr_alloc_filter_count(const struct cr_alloc *a);
+/* Number of agents / frameworks known. */
+size_t cr_alloc_agent_count(const struct cr_alloc *a);
+size_t cr_alloc_framework_count(const struct cr_alloc *a);
+
 #endif

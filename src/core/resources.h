@@ -64,17 +64,21 @@ int cr_resources_copy(struct cr_resources *dst, const struct cr_resources *src);
 bool cr_resources_is_empty(const struct cr_resources *rs);
 bool cr_resources_equal(const struct cr_resources *a, const struct cr_resources *b);
 
-/* Add one scalar (milli > 0) of name/role. Returns 0, -EINVAL (type clash), -ENOMEM. */
+/* Add one scalar (milli >= 0; 0 adds nothing) of name/role. Returns 0, -EINVAL (type clash or
+ * milli < 0), -ERANGE (the sum would overflow), -ENOMEM. */
 int cr_resources_add_scalar(struct cr_resources *rs, const char *name, const char *role,
                             int64_t milli);
-/* Add ranges (borrowed, any order, may overlap each other and rs). */
+/* Add ranges (borrowed, any order, may overlap each other and rs). Returns 0, -EINVAL (type
+ * clash or a range with begin > end), -ENOMEM. */
 int cr_resources_add_ranges(struct cr_resources *rs, const char *name, const char *role,
                             const struct cr_range *ranges, size_t n);
-/* Add set items (borrowed). */
+/* Add set items (borrowed, copied; duplicates fold). Returns 0, -EINVAL (type clash or an
+ * empty/NULL item), -ENOMEM. */
 int cr_resources_add_set(struct cr_resources *rs, const char *name, const char *role,
                          const char *const *items, size_t n);
 
-/* rs += other. Returns 0, -EINVAL (same name with different types), -ENOMEM. */
+/* rs += other. Returns 0, -EINVAL (same name with different types; rs unchanged), -ERANGE
+ * (a scalar would overflow), -ENOMEM (rs then holds a valid partial sum). */
 int cr_resources_add(struct cr_resources *rs, const struct cr_resources *other);
 
 /* True when every amount in b is in a (same name, type and role). */
@@ -104,7 +108,10 @@ int cr_resources_filter_role(struct cr_resources *dst, const struct cr_resources
 /*
  * Parse Mesos' text form, e.g. "cpus:4;mem:1024;disk(dev):10;ports:[31000-32000,33000-33001];
  * zones:{a,b}". Entries are separated by ';' and a name may carry "(role)"; default_role
- * applies otherwise. Adds to out. Returns 0 or -EINVAL with err naming the bad entry.
+ * applies otherwise. Whitespace around tokens is ignored; empty entries are skipped; a range
+ * item may be a single value ("[80,443]"); scalars are non-negative decimals. Adds to out.
+ * Returns 0, or -EINVAL with err naming the bad entry ("resource 'ports:[5-1]': range begin >
+ * end"), or -ENOMEM; out is unchanged on failure.
  */
 int cr_resources_parse(struct cr_resources *out, const char *text, const char *default_role,
                        struct cr_err *err);
@@ -117,5 +124,48 @@ size_t cr_resources_format(const struct cr_resources *rs, char *buf, size_t size
 
 /* Format ranges as Mesos' legacy string "[31000-32000, 33000-33000]" (like snprintf). */
 size_t cr_ranges_format(const struct cr_range *ranges, size_t n, char *buf, size_t size);
+
+/* ---- additions ---- */
+
+/* Format as cr_resources_format() into a new string. Returns owned (free with free()) or NULL
+ * when out of memory. */
+char *cr_resources_to_string(const struct cr_resources *rs);
+
+/*
+ * dst := a ∩ b entry by entry (same name, role and type): the smaller scalar, the common
+ * ranges, the common set items. dst is released first (it may not alias a or b).
+ * Returns 0 or -ENOMEM (dst unchanged).
+ */
+int cr_resources_intersect(struct cr_resources *dst, const struct cr_resources *a,
+                           const struct cr_resources *b);
+
+/*
+ * Pick count values of the ranges resource name (e.g. 2 ports), lowest first, walking the
+ * roles in bag order ("*" first), and add them to out as ranges of the same name and role.
+ * from is not changed. Returns 0; -ERANGE with "ports: need 2, have 1" when from holds fewer;
+ * -EINVAL when name is not a ranges resource or clashes with a type in out; -ENOMEM.
+ * out is unchanged on failure.
+ */
+int cr_resources_take_ranges(const struct cr_resources *from, const char *name, uint64_t count,
+                             struct cr_resources *out, struct cr_err *err);
+
+/*
+ * Allocation fast path: move every entry usable by role (unreserved "*" entries and those
+ * reserved to role; role may be NULL for unreserved only) from `from` into out, which must be
+ * empty. No entry is copied. Returns 0, -EINVAL if out is not empty, -ENOMEM (from unchanged).
+ */
+int cr_resources_move_allocatable(struct cr_resources *from, const char *role,
+                                  struct cr_resources *out);
+
+/*
+ * Allocation-free view of the entries of `from` usable by role (as above): shallow copies of
+ * them go to scratch (cap entries) and view is pointed at scratch. The view borrows all of its
+ * strings and arrays from `from`: only read it, never release it, and drop it before `from`
+ * changes. Returns the number of entries; if that exceeds cap, view is left untouched and the
+ * caller retries with a larger scratch.
+ */
+size_t cr_resources_view_allocatable(const struct cr_resources *from, const char *role,
+                                     struct cr_resource *scratch, size_t cap,
+                                     struct cr_resources *view);
 
 #endif

@@ -1,0 +1,28 @@
+/*
+ * verbs.h - the entry point of each verb, one per file (src/cli/<verb>.c).
+ *
+ * Each takes argv with argv[0] = the verb's name, as cr_cli_main() got it, and returns
+ * the process exit code: 0 success, 1 failure, 2 usage error, 130 interrupted.
+ */
+#ifndef CR_CLI_VERBS_H
+#define CR_CLI_VERBS_H
+
+/* corral up: run a master and N agents on this machine (up.c). */
+int cr_cli_up_main(int argc, char **argv);
+
+/* corral agents: list agents and their resources (agents.c). */
+int cr_cli_agents_main(int argc, char **argv);
+
+/* corral tasks: list tasks (tasks.c). */
+int cr_cli_tasks_main(int argc, char **argv);
+
+/* corral exec: run one command as a task, as a Mesos v1 framework (exec.c). */
+int cr_cli_exec_main(int argc, char **argv);
+
+/* corral logs: print a task's stdout or stderr from its agent's sandbox (logs.c). */
+int cr_cli_logs_main(int argc, char **argv);
+
+/* corral kill: kill a task through the operator API (kill.c). */
+int cr_cli_kill_main(int argc, char **argv);
+
+#endif

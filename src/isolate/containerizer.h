@@ -1,0 +1,137 @@
+/*
+ * containerizer.h - launches, watches, signals and destroys containers: one process
+ * (plus whatever it starts) per task, confined by an ordered list of isolators.
+ *
+ * Launch, in Mesos' order: isolators' prepare -> fork (the child makes itself a session
+ * and process-group leader, points stdin at /dev/null and stdout/stderr at the
+ * sandbox files, then blocks on a socket) -> isolators' isolate(pid) in the parent ->
+ * "go" byte -> the child drops privileges and execs. The child's end of that socket is
+ * close-on-exec, so the parent learns the outcome without blocking: EOF means the exec
+ * succeeded (on_started), a small report means a step failed (errno and which step).
+ * Every other descriptor is marked close-on-exec in the child, so nothing of the agent
+ * leaks into tasks.
+ *
+ * Waiting uses a pidfd (Linux >= 5.3) watched by a uv_poll: readable when the leader
+ * exits. The containerizer then peeks at the status without reaping (WNOWAIT), kills
+ * what is left of the process group while the leader's pid is still pinned by the
+ * zombie (so the group id cannot be reused), reaps, runs the isolators' cleanup and
+ * calls on_exited. No SIGCHLD handler is installed, and other code's children are
+ * never reaped by mistake.
+ *
+ * Kill = SIGTERM to the group, then SIGKILL to the group after the grace period.
+ *
+ * Callbacks and handles run on the loop thread. Freeing the containerizer releases
+ * containers WITHOUT killing their processes (agent restarts never kill work).
+ */
+#ifndef CR_ISOLATE_CONTAINERIZER_H
+#define CR_ISOLATE_CONTAINERIZER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#include "base/err.h"
+#include "core/resources.h"
+#include "isolate/isolator.h"
+
+struct cr_containerizer;
+struct cr_container;
+
+/* How a container ended. */
+struct cr_container_exit {
+    bool launched;  /* false: the command never ran (a pre-exec step failed, see error) */
+    int error_code; /* !launched: the errno of the failed step */
+    char error[256]; /* !launched: "execute 'x': No such file or directory" */
+    bool signaled;  /* launched: true if killed by a signal */
+    int code;       /* launched: exit status (!signaled) or signal number (signaled) */
+};
+
+/* The exec succeeded (called at most once, always before on_exited). */
+typedef void (*cr_container_started_fn)(struct cr_container *c, void *ud);
+/*
+ * The container is gone: its leader exited (or never ran), the rest of its process group
+ * was killed and the isolators cleaned up. Called exactly once per launched container;
+ * c must not be used after this returns.
+ */
+typedef void (*cr_container_exited_fn)(struct cr_container *c, const struct cr_container_exit *ex,
+                                       void *ud);
+
+struct cr_launch_spec {
+    const char *container_id;             /* required, unique among live containers */
+    const char *sandbox;                  /* required: existing directory, the working dir */
+    const char *const *argv;              /* required, NULL-terminated; argv[0] is the program:
+                                             with a '/' used as is, else searched in the PATH of
+                                             envp (or the standard PATH) */
+    const char *const *envp;              /* NULL-terminated; NULL = empty environment */
+    const char *stdout_path;              /* required: created (or appended to) */
+    const char *stderr_path;              /* required */
+    const char *user;                     /* run as this user (looked up), NULL = stay as is */
+    const struct cr_resources *resources; /* for the isolators; may be NULL */
+    cr_container_started_fn on_started;   /* may be NULL */
+    cr_container_exited_fn on_exited;     /* required */
+    void *ud;
+};
+
+/*
+ * Create a containerizer on loop with the isolators named in isolation (comma-separated,
+ * in order, e.g. "posix"). On success *out is owned (free with cr_containerizer_free).
+ * Returns 0, or -EINVAL naming an unknown isolator, or an isolator's create error.
+ */
+int cr_containerizer_new(uv_loop_t *loop, const char *isolation, struct cr_containerizer **out,
+                         struct cr_err *err);
+
+/*
+ * Tell the isolators which containers survive from a previous run (none today; the
+ * checkpointing issue feeds this). Returns 0 or the first isolator error.
+ */
+int cr_containerizer_recover(struct cr_containerizer *cz, const struct cr_container_ref *known,
+                             size_t n, struct cr_err *err);
+
+/*
+ * Launch a container as described by spec (everything copied or used before return).
+ * Returns 0 with *out (owned by the containerizer; valid until on_exited returns), or a
+ * negative errno with err when nothing was started (unknown user, unreadable sandbox,
+ * prepare/isolate failure, fork failure); no callback is made in that case. A failure
+ * after the fork that belongs to the child (chdir, setuid, exec) is reported through
+ * on_exited with launched = false.
+ */
+int cr_containerizer_launch(struct cr_containerizer *cz, const struct cr_launch_spec *spec,
+                            struct cr_container **out, struct cr_err *err);
+
+/* The leader's pid (also its session and process-group id). */
+pid_t cr_container_pid(const struct cr_container *c);
+/* The container id (borrowed). */
+const char *cr_container_id(const struct cr_container *c);
+
+/* Send signo to the container's whole process group. Returns 0 or -errno (-ESRCH: gone). */
+int cr_container_signal(struct cr_container *c, int signo);
+
+/*
+ * Stop the container: SIGTERM to the group now and SIGKILL to the group after grace_ms
+ * (0 = SIGKILL at once). Calling it again can only bring the SIGKILL deadline closer.
+ * on_exited reports the end as usual.
+ */
+void cr_container_stop(struct cr_container *c, int64_t grace_ms);
+
+/* Whether cr_container_stop() was called. */
+bool cr_container_is_stopping(const struct cr_container *c);
+
+/* Sample usage from the isolators, in order. Returns 0 or the first isolator error. */
+int cr_container_usage(struct cr_container *c, struct cr_usage *usage, struct cr_err *err);
+
+/* Give the isolators new resources for the container. */
+int cr_container_update(struct cr_container *c, const struct cr_resources *resources,
+                        struct cr_err *err);
+
+/*
+ * Release every container without killing its processes (no callbacks), destroy the
+ * isolators and free cz. Handles close asynchronously: run the loop afterwards until it
+ * has nothing left so their memory is freed. Accepts NULL.
+ */
+void cr_containerizer_free(struct cr_containerizer *cz);
+
+/* Number of live containers. */
+size_t cr_containerizer_count(const struct cr_containerizer *cz);
+
+#endif

@@ -1,0 +1,26 @@
+/*
+ * isolator.c - the registry of isolators by name. Adding an isolator = adding its ops
+ * table to `registry` below.
+ */
+#include "isolate/isolator.h"
+
+#include <string.h>
+
+#include "isolate/posix.h"
+
+static const struct cr_isolator_ops *const registry[] = {
+    &cr_isolator_posix,
+};
+
+const struct cr_isolator_ops *cr_isolator_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof(registry) / sizeof(registry[0]); i++)
+        if (strcmp(registry[i]->name, name) == 0)
+            return registry[i];
+    return NULL;
+}
+
+const char *cr_isolator_names(void)
+{
+    return "posix";
+}
