@@ -56,10 +56,24 @@ int cr_err_wrap(struct cr_err *err, const char *fmt, ...)
     va_end(ap);
     char old[CR_ERR_MSG_MAX];
     memcpy(old, err->msg, sizeof(old));
-    if (old[0])
-        snprintf(err->msg, sizeof(err->msg), "%s: %s", prefix, old);
-    else
-        snprintf(err->msg, sizeof(err->msg), "%s", prefix);
+    old[sizeof(old) - 1] = '\0';
+
+    /* "<prefix>: <old>", cut at the end when too long. */
+    const size_t cap = sizeof(err->msg) - 1;
+    size_t n = strlen(prefix);
+    if (n > cap)
+        n = cap;
+    memcpy(err->msg, prefix, n);
+    if (old[0] && n + 2 <= cap) {
+        memcpy(err->msg + n, ": ", 2);
+        n += 2;
+        size_t olen = strlen(old);
+        if (olen > cap - n)
+            olen = cap - n;
+        memcpy(err->msg + n, old, olen);
+        n += olen;
+    }
+    err->msg[n] = '\0';
     if (err->code == 0)
         err->code = -EIO;
     return err->code;

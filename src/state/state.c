@@ -11,8 +11,9 @@
  * (rather than one raft entry per write) matters: libraft fires a raft_apply callback when
  * the *first* entry of a multi-buffer request is applied, before the others are.
  *
- * Callbacks. Nothing user-supplied ever runs inside libraft: raft callbacks only record
- * outcomes and queue batches on `done`; the check callback fires the user callbacks. So a
+ * Callbacks. Nothing user-supplied runs while libraft is mid-operation: raft callbacks only
+ * record outcomes and queue batches on `done`; the check callback fires the user callbacks
+ * (and, at close, finish_teardown fires the last ones once libraft has shut down). So a
  * user callback may submit writes or close the state, and libraft is never re-entered from
  * inside itself. A uv_idle handle is active exactly while there is queued work, which keeps
  * the loop from blocking in poll before the check callback has run.
@@ -23,6 +24,14 @@
  * barrier is proposed; when it is applied, every earlier entry is applied too, and only then
  * is the node "serving" (cr_state_is_leader). The generation counter `gen` ties a barrier to
  * the leadership term it was proposed in.
+ *
+ * Durability (libraft 0.15, libuv backend): log segments are preallocated, opened with
+ * O_DSYNC (plus O_DIRECT where the file system allows) and the directory is fsynced before a
+ * segment is used; on a single voter the commit index only moves past an entry once its
+ * write has completed, and raft_apply's callback fires after our fsm_apply of that entry.
+ * So an acknowledged write is on disk. Entry buffers must be multiples of 8 bytes
+ * (state_codec.c pads them). With one voter, raft_start self-elects and applies the whole
+ * log synchronously, so replay errors surface from cr_state_open.
  *
  * Invariants: a batch is on at most one of building / sealed / done, and independently on
  * the in-flight list while libraft holds its request (`in_raft`); it is freed once its user
@@ -37,6 +46,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -48,8 +59,12 @@
 
 /* Entries being written/replicated at once; more writes wait and coalesce. */
 #define MAX_INFLIGHT 2
-/* Seal a batch once it reaches this size (a single write may make it larger). */
-#define BATCH_TARGET_BYTES (1024 * 1024)
+/*
+ * Seal a batch once it reaches this size (a single write may make it larger). libraft keeps
+ * every entry since the last snapshot in memory (threshold + trailing entries, 1152 by
+ * default), so this also bounds that cache: ~290 MiB if every entry were full.
+ */
+#define BATCH_TARGET_BYTES (256 * 1024)
 
 struct write_cb {
     cr_state_cb cb;
@@ -59,7 +74,7 @@ struct write_cb {
 /* The writes that go into one log entry, and their callbacks. */
 struct batch {
     struct cr_state *st;
-    struct batch *next;         /* building / sealed / done queue */
+    struct batch *next;          /* building / sealed / done queue */
     struct batch *iprev, *inext; /* in-flight list */
     struct raft_apply req;
     struct cr_state__enc enc; /* encoded entry; handed to raft on submit */
@@ -124,7 +139,8 @@ struct cr_state {
 
     /* Set when an entry cannot be applied: the FSM stops there. */
     bool halted;
-    char halt_msg[CR_ERR_MSG_MAX];
+    char halt_reason[CR_ERR_MSG_MAX]; /* "cannot apply log entry N: why" */
+    char halt_msg[CR_ERR_MSG_MAX];    /* the same, prefixed with the directory */
     /* Why fsm_restore failed (reported by cr_state_open). */
     char restore_err[CR_ERR_MSG_MAX];
 
@@ -287,6 +303,37 @@ static int raft_to_errno(int rv)
     }
 }
 
+/*
+ * Describe a libraft failure: the errno text, then libraft's most specific message if it
+ * left one ("No space left on device (io: short write: 65536 bytes instead of 69632)").
+ * Callers clear the errmsg buffers before synchronous calls, so a message is not stale.
+ */
+static const char *describe_raft_error(struct cr_state *st, int rv, char *buf, size_t size)
+{
+    const char *detail = "";
+    if (st->raft_inited && raft_errmsg(&st->raft)[0])
+        detail = raft_errmsg(&st->raft);
+    else if (st->io_inited && st->io.errmsg[0])
+        detail = st->io.errmsg;
+    else if (st->transport_inited && st->transport.errmsg[0])
+        detail = st->transport.errmsg;
+    if (detail[0])
+        snprintf(buf, size, "%s (%.200s)", strerror(-raft_to_errno(rv)), detail);
+    else
+        snprintf(buf, size, "%s", strerror(-raft_to_errno(rv)));
+    return buf;
+}
+
+static void clear_raft_errmsg(struct cr_state *st)
+{
+    if (st->raft_inited)
+        st->raft.errmsg[0] = '\0';
+    if (st->io_inited)
+        st->io.errmsg[0] = '\0';
+    if (st->transport_inited)
+        st->transport.errmsg[0] = '\0';
+}
+
 /* Outcome of a failed proposal, as status + message, into b. */
 static void complete_raft_error(struct cr_state *st, struct batch *b, int rv)
 {
@@ -297,9 +344,9 @@ static void complete_raft_error(struct cr_state *st, struct batch *b, int rv)
     } else if (rv == RAFT_NOTLEADER) {
         complete(st, b, -EREMOTE, "not the leader");
     } else {
-        const char *detail = raft_errmsg(&st->raft);
-        complete(st, b, raft_to_errno(rv), "append to raft log in '%s': %s%s%s", st->dir,
-                 raft_strerror(rv), detail[0] ? ": " : "", detail);
+        char why[CR_ERR_MSG_MAX];
+        complete(st, b, raft_to_errno(rv), "append to raft log in '%s': %.180s", st->dir,
+                 describe_raft_error(st, rv, why, sizeof(why)));
     }
 }
 
@@ -309,8 +356,10 @@ static void complete_raft_error(struct cr_state *st, struct batch *b, int rv)
 static void halt(struct cr_state *st, unsigned long long index, const struct cr_err *why)
 {
     st->halted = true;
-    snprintf(st->halt_msg, sizeof(st->halt_msg), "state dir '%s': cannot apply log entry %llu: %s",
-             st->dir, index, cr_err_msg(why));
+    snprintf(st->halt_reason, sizeof(st->halt_reason), "cannot apply log entry %llu: %s", index,
+             cr_err_msg(why));
+    snprintf(st->halt_msg, sizeof(st->halt_msg), "state dir '%s': %.200s", st->dir,
+             st->halt_reason);
     CR_ERROR("state machine halted dir=%s index=%llu reason=\"%s\"", st->dir, index,
              cr_err_msg(why));
     if (!st->ready_fired && !st->fatal_status) {
@@ -431,6 +480,7 @@ static void submit(struct cr_state *st, struct batch *b)
     cr_state__entry_finish(&b->enc, b->n_ops);
     struct raft_buffer buf = {.base = b->enc.data, .len = b->enc.len};
     b->req.data = b;
+    clear_raft_errmsg(st);
     int rv = raft_apply(&st->raft, &b->req, &buf, 1, apply_cb);
     if (rv != 0) {
         complete_raft_error(st, b, rv);
@@ -471,16 +521,16 @@ static bool benign_raft_failure(int rv)
 static void barrier_failed(struct cr_state *st, int rv)
 {
     if (benign_raft_failure(rv)) {
-        CR_DEBUG("state barrier abandoned dir=%s reason=%s", st->dir, raft_strerror(rv));
+        CR_DEBUG("state barrier abandoned dir=%s reason=\"%s\"", st->dir, raft_strerror(rv));
         return;
     }
-    const char *detail = raft_errmsg(&st->raft);
-    CR_ERROR("state log replay failed dir=%s reason=\"%s: %s\"", st->dir, raft_strerror(rv),
-             detail);
+    char why[CR_ERR_MSG_MAX];
+    describe_raft_error(st, rv, why, sizeof(why));
+    CR_ERROR("state log replay failed dir=%s reason=\"%s\"", st->dir, why);
     if (!st->ready_fired && !st->fatal_status) {
         st->fatal_status = raft_to_errno(rv);
-        snprintf(st->fatal_msg, sizeof(st->fatal_msg), "state dir '%s': replay log: %s%s%s",
-                 st->dir, raft_strerror(rv), detail[0] ? ": " : "", detail);
+        snprintf(st->fatal_msg, sizeof(st->fatal_msg), "state dir '%s': replay log: %.180s",
+                 st->dir, why);
     }
     kick(st);
 }
@@ -510,6 +560,7 @@ static void start_barrier(struct cr_state *st)
     br->st = st;
     br->gen = st->gen;
     br->req.data = br;
+    clear_raft_errmsg(st);
     int rv = raft_barrier(&st->raft, &br->req, barrier_cb);
     if (rv != 0) {
         free(br);
@@ -534,8 +585,7 @@ static void poll_leadership(struct cr_state *st)
         st->raft_leader = raft_leader_now;
         st->gen++;
         CR_INFO("raft %s dir=%s id=%llu term=%llu", raft_leader_now ? "leader" : "follower",
-                st->dir, (unsigned long long)st->id,
-                (unsigned long long)st->raft.current_term);
+                st->dir, (unsigned long long)st->id, (unsigned long long)st->raft.current_term);
         if (raft_leader_now)
             start_barrier(st);
     }
@@ -718,23 +768,23 @@ static int check_config(const struct cr_state_config *cfg, uint64_t id, const ch
 {
     if (!cfg->dir || !cfg->dir[0])
         return cr_err_set(err, -EINVAL, "open state: no directory given");
-    unsigned election = cfg->election_timeout_ms ? cfg->election_timeout_ms
-                                                 : CR_STATE_DEFAULT_ELECTION_TIMEOUT_MS;
+    unsigned election =
+        cfg->election_timeout_ms ? cfg->election_timeout_ms : CR_STATE_DEFAULT_ELECTION_TIMEOUT_MS;
     unsigned heartbeat = cfg->heartbeat_timeout_ms ? cfg->heartbeat_timeout_ms
                                                    : CR_STATE_DEFAULT_HEARTBEAT_TIMEOUT_MS;
     if (heartbeat >= election)
-        return cr_err_set(err, -EINVAL, "open state: heartbeat timeout %u ms must be below "
-                          "election timeout %u ms", heartbeat, election);
+        return cr_err_set(err, -EINVAL,
+                          "open state: heartbeat timeout %u ms must be below "
+                          "election timeout %u ms",
+                          heartbeat, election);
     const char *self = NULL;
     for (size_t i = 0; i < cfg->n_peers; i++) {
         const struct cr_state_peer *p = &cfg->peers[i];
         if (p->id == 0 || !p->address || !p->address[0])
-            return cr_err_set(err, -EINVAL, "open state: peer %zu: id and address required",
-                              i);
+            return cr_err_set(err, -EINVAL, "open state: peer %zu: id and address required", i);
         for (size_t j = 0; j < i; j++) {
             if (cfg->peers[j].id == p->id || strcmp(cfg->peers[j].address, p->address) == 0)
-                return cr_err_set(err, -EINVAL, "open state: peer %zu duplicates peer %zu", i,
-                                  j);
+                return cr_err_set(err, -EINVAL, "open state: peer %zu duplicates peer %zu", i, j);
         }
         if (p->id == id)
             self = p->address;
@@ -743,10 +793,39 @@ static int check_config(const struct cr_state_config *cfg, uint64_t id, const ch
         return cr_err_set(err, -EINVAL, "open state: own id %llu is not among the peers",
                           (unsigned long long)id);
     if (self && cfg->address && strcmp(self, cfg->address) != 0)
-        return cr_err_set(err, -EINVAL, "open state: own address '%s' differs from peer "
-                          "entry '%s'", cfg->address, self);
+        return cr_err_set(err, -EINVAL,
+                          "open state: own address '%s' differs from peer "
+                          "entry '%s'",
+                          cfg->address, self);
     *address = cfg->address ? cfg->address : self ? self : CR_STATE_DEFAULT_ADDRESS;
     return 0;
+}
+
+/*
+ * libraft reports a failed listen() as a bare I/O error; find out whether the raft address
+ * is taken, to say so. Returns true and fills buf when it cannot be bound.
+ */
+static bool listen_error(const char *address, char *buf, size_t size)
+{
+    char host[64];
+    const char *colon = strrchr(address, ':');
+    if (!colon || (size_t)(colon - address) >= sizeof(host))
+        return false;
+    memcpy(host, address, (size_t)(colon - address));
+    host[colon - address] = '\0';
+    struct sockaddr_in sa;
+    if (uv_ip4_addr(host, atoi(colon + 1), &sa) != 0)
+        return false;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    bool taken = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0;
+    if (taken)
+        snprintf(buf, size, "listen on raft address %s: %s", address, strerror(errno));
+    close(fd);
+    return taken;
 }
 
 static int bootstrap(struct cr_state *st, const struct cr_state_config *cfg)
@@ -758,8 +837,7 @@ static int bootstrap(struct cr_state *st, const struct cr_state_config *cfg)
         rv = raft_configuration_add(&conf, st->id, st->address, RAFT_VOTER);
     } else {
         for (size_t i = 0; i < cfg->n_peers && rv == 0; i++)
-            rv = raft_configuration_add(&conf, cfg->peers[i].id, cfg->peers[i].address,
-                                        RAFT_VOTER);
+            rv = raft_configuration_add(&conf, cfg->peers[i].id, cfg->peers[i].address, RAFT_VOTER);
     }
     if (rv == 0) {
         rv = raft_bootstrap(&st->raft, &conf);
@@ -770,18 +848,6 @@ static int bootstrap(struct cr_state *st, const struct cr_state_config *cfg)
     }
     raft_configuration_close(&conf);
     return rv;
-}
-
-/* The most specific message libraft has for a failure. */
-static const char *raft_detail(struct cr_state *st, int rv)
-{
-    if (st->raft_inited && raft_errmsg(&st->raft)[0])
-        return raft_errmsg(&st->raft);
-    if (st->io_inited && st->io.errmsg[0])
-        return st->io.errmsg;
-    if (st->transport_inited && st->transport.errmsg[0])
-        return st->transport.errmsg;
-    return raft_strerror(rv);
 }
 
 int cr_state_open(uv_loop_t *loop, const struct cr_state_config *cfg, struct cr_state **out,
@@ -820,6 +886,7 @@ int cr_state_open(uv_loop_t *loop, const struct cr_state_config *cfg, struct cr_
     uv_unref((uv_handle_t *)&st->idle);
 
     const char *step;
+    char why[CR_ERR_MSG_MAX];
     int rv = raft_uv_tcp_init(&st->transport, loop);
     step = "init raft transport";
     if (rv != 0)
@@ -836,6 +903,9 @@ int cr_state_open(uv_loop_t *loop, const struct cr_state_config *cfg, struct cr_
     if (rv != 0)
         goto fail;
     st->io_inited = true;
+    /* Uncompressed snapshots: our format carries its own checksum, so corruption is reported
+     * by fsm_restore with a clear message; libraft 0.15 leaks on its LZ4 error path. */
+    raft_uv_set_snapshot_compression(&st->io, false);
 
     st->fsm.version = 1;
     st->fsm.data = st;
@@ -869,6 +939,7 @@ int cr_state_open(uv_loop_t *loop, const struct cr_state_config *cfg, struct cr_
     if (rv != 0)
         goto fail;
     step = "start raft";
+    clear_raft_errmsg(st);
     rv = raft_start(&st->raft);
     if (rv != 0)
         goto fail;
@@ -879,12 +950,18 @@ int cr_state_open(uv_loop_t *loop, const struct cr_state_config *cfg, struct cr_
     return 0;
 
 fail:
-    if (st->restore_err[0])
+    if (st->halted)
+        rc = cr_err_set(err, -EBADMSG, "open state dir '%s': %s: %s", st->dir, step,
+                        st->halt_reason);
+    else if (st->restore_err[0])
         rc = cr_err_set(err, -EBADMSG, "open state dir '%s': %s: %s", st->dir, step,
                         st->restore_err);
+    else if (rv == RAFT_IOERR &&
+             listen_error(cfg->bind_address ? cfg->bind_address : st->address, why, sizeof(why)))
+        rc = cr_err_set(err, -EADDRINUSE, "open state dir '%s': %s: %s", st->dir, step, why);
     else
         rc = cr_err_set(err, raft_to_errno(rv), "open state dir '%s': %s: %s", st->dir, step,
-                        raft_detail(st, rv));
+                        describe_raft_error(st, rv, why, sizeof(why)));
     CR_ERROR("state open failed dir=%s reason=\"%s\"", st->dir, cr_err_msg(err));
     teardown(st);
     return rc;
@@ -900,8 +977,8 @@ static void reject(struct cr_state *st, cr_state_cb cb, void *ud, int status, co
     complete(st, b, status, "%s", msg);
 }
 
-void cr_state_write(struct cr_state *st, const struct cr_state_op *ops, size_t n,
-                    cr_state_cb cb, void *ud)
+void cr_state_write(struct cr_state *st, const struct cr_state_op *ops, size_t n, cr_state_cb cb,
+                    void *ud)
 {
     assert(st && (ops || n == 0));
     if (st->closing) {
@@ -963,11 +1040,10 @@ void cr_state_delete(struct cr_state *st, const char *table, const char *key, cr
 
 /* ---- reads ----------------------------------------------------------------------------- */
 
-const void *cr_state_get(const struct cr_state *st, const char *table, const char *key,
-                         size_t *len)
+const void *cr_state_get(const struct cr_state *st, const char *table, const char *key, size_t *len)
 {
-    const struct cr_state__rec *rec = table && key ? cr_state__store_get(&st->store, table, key)
-                                                   : NULL;
+    const struct cr_state__rec *rec =
+        table && key ? cr_state__store_get(&st->store, table, key) : NULL;
     if (len)
         *len = rec ? rec->len : 0;
     return rec ? rec->value : NULL;
@@ -990,8 +1066,7 @@ static int foreach_rec(const struct cr_state__rec *rec, void *ud)
     return c->fn(rec->key, rec->value, rec->len, c->ud);
 }
 
-int cr_state_foreach(const struct cr_state *st, const char *table, cr_state_iter_fn fn,
-                     void *ud)
+int cr_state_foreach(const struct cr_state *st, const char *table, cr_state_iter_fn fn, void *ud)
 {
     struct foreach_ctx c = {.fn = fn, .ud = ud};
     const struct cr_state__table *t = table ? cr_state__store_table(&st->store, table) : NULL;

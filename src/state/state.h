@@ -18,8 +18,9 @@
  *
  * Threading: everything here runs on the thread that runs the loop given to
  * cr_state_open(); nothing is thread-safe. Callbacks are never invoked from inside the call
- * that registered them; they run from the loop (libuv check/prepare phase), never from
- * inside libraft, so a callback may call any function here, including cr_state_close().
+ * that registered them; they run from the loop (this module's libuv check/prepare handles,
+ * or the end of cr_state_close), never while libraft is mid-operation, so a callback may
+ * call any function here, including cr_state_close().
  *
  * Lifecycle: cr_state_open() loads the snapshot and the log (bootstrapping a configuration
  * on the first start of an empty directory) and starts raft; on_ready fires once this node
@@ -49,9 +50,9 @@
 #include "base/err.h"
 
 /* Limits, checked on every write (-EINVAL / -EMSGSIZE). */
-#define CR_STATE_TABLE_MAX 64                    /* table name bytes: [A-Za-z0-9_.-]+ */
-#define CR_STATE_KEY_MAX 4096                    /* key bytes, no NUL */
-#define CR_STATE_WRITE_MAX (4u * 1024 * 1024)    /* encoded size of one write (all its ops) */
+#define CR_STATE_TABLE_MAX 64                 /* table name bytes: [A-Za-z0-9_.-]+ */
+#define CR_STATE_KEY_MAX 4096                 /* key bytes, no NUL */
+#define CR_STATE_WRITE_MAX (4u * 1024 * 1024) /* encoded size of one write (all its ops) */
 
 /* Defaults used when a config field is 0 / NULL. */
 #define CR_STATE_DEFAULT_ADDRESS "127.0.0.1:5070"
@@ -87,7 +88,9 @@ struct cr_state_config {
     /* This node's raft id; 0 means 1. */
     uint64_t id;
     /* This node's raft address "ip:port"; the transport listens on it even with one voter,
-     * so tests must pass a free port. NULL means CR_STATE_DEFAULT_ADDRESS. Borrowed. */
+     * so tests must pass a free port. NULL means CR_STATE_DEFAULT_ADDRESS. Borrowed.
+     * Bootstrapping records it in the log: a single voter may later restart on another
+     * port, but with several voters it must not change (that needs a membership change). */
     const char *address;
     /* Optional address to listen on instead of `address` ("0.0.0.0:5070"); its port must
      * equal address's. NULL listens on `address`. Borrowed. */
@@ -109,7 +112,8 @@ struct cr_state_config {
      * cr_state_close() comes first. May be NULL. */
     cr_state_cb on_ready;
     /* Fired on every change of cr_state_is_leader(), including the first gain (right after
-     * on_ready). On loss the master must stop serving and redirect. May be NULL. */
+     * on_ready). On loss the master must stop serving and redirect. Not fired once
+     * cr_state_close() has been called. May be NULL. */
     cr_state_leader_cb on_leadership_change;
     /* Passed to on_ready and on_leadership_change. */
     void *ud;
@@ -149,7 +153,9 @@ struct cr_state_stats {
  * loop: borrowed, must outlive the state. cfg: borrowed for the call (strings are copied).
  * On success *out is the new state (owned: release with cr_state_close()) and returns 0.
  * On failure returns a negative errno and fills err with a message naming the directory,
- * e.g. "open state dir '/var/lib/corral': create: Not a directory". Resources already
+ * e.g. "open state dir '/var/lib/corral': start raft: listen on raft address
+ * 127.0.0.1:5070: Address already in use". With a single voter the whole log is replayed
+ * inside this call, so an entry that cannot be applied fails it (-EBADMSG). Resources already
  * handed to the loop are then released by the loop itself: keep running the loop until
  * uv_run() returns before uv_loop_close().
  */
@@ -168,8 +174,9 @@ void cr_state_close(struct cr_state *st, cr_state_close_cb cb, void *ud);
 /*
  * Put table[key] = value (len bytes, copied; value may be NULL when len is 0). cb(st, status,
  * msg, ud) fires exactly once, never from inside this call, after the write is committed
- * and applied (status 0) or with a negative errno (see the top of this file). cb may be
- * NULL. Must be called on the loop thread.
+ * and applied (status 0) or with a negative errno (see the top of this file). Successful
+ * writes complete in submission order; a write refused at once (bad name, not leader) may
+ * complete before earlier ones. cb may be NULL. Must be called on the loop thread.
  */
 void cr_state_put(struct cr_state *st, const char *table, const char *key, const void *value,
                   size_t len, cr_state_cb cb, void *ud);
@@ -184,8 +191,8 @@ void cr_state_delete(struct cr_state *st, const char *table, const char *key, cr
  * that completes once everything submitted before it is durable. Same callback contract
  * as cr_state_put().
  */
-void cr_state_write(struct cr_state *st, const struct cr_state_op *ops, size_t n,
-                    cr_state_cb cb, void *ud);
+void cr_state_write(struct cr_state *st, const struct cr_state_op *ops, size_t n, cr_state_cb cb,
+                    void *ud);
 
 /*
  * Look up table[key]. Returns the value (borrowed; valid until control returns to the loop)
@@ -205,8 +212,7 @@ size_t cr_state_count(const struct cr_state *st, const char *table);
  * fn may submit writes: they are applied later, never during the walk.
  */
 typedef int (*cr_state_iter_fn)(const char *key, const void *value, size_t len, void *ud);
-int cr_state_foreach(const struct cr_state *st, const char *table, cr_state_iter_fn fn,
-                     void *ud);
+int cr_state_foreach(const struct cr_state *st, const char *table, cr_state_iter_fn fn, void *ud);
 
 /* True when this node is the raft leader AND has applied the whole log: writes accepted. */
 bool cr_state_is_leader(const struct cr_state *st);

@@ -53,15 +53,15 @@ void cr_state__store_swap(struct cr_state__store *a, struct cr_state__store *b);
 struct cr_state__table *cr_state__store_table(const struct cr_state__store *s, const char *name);
 /* The table named name, created empty if missing. name is copied. */
 struct cr_state__table *cr_state__store_table_get_or_add(struct cr_state__store *s,
-                                                          const char *name);
+                                                         const char *name);
 /* Set table[key] = value (copied, len bytes). */
 void cr_state__store_put(struct cr_state__store *s, const char *table, const char *key,
                          const void *value, size_t len);
 /* Remove table[key] if present. */
 void cr_state__store_delete(struct cr_state__store *s, const char *table, const char *key);
 /* The record for table[key], or NULL. Borrowed. */
-const struct cr_state__rec *cr_state__store_get(const struct cr_state__store *s,
-                                                const char *table, const char *key);
+const struct cr_state__rec *cr_state__store_get(const struct cr_state__store *s, const char *table,
+                                                const char *key);
 /* Visit the records of t in key order; fn returns non-zero to stop (that value returned). */
 int cr_state__table_foreach(const struct cr_state__table *t,
                             int (*fn)(const struct cr_state__rec *rec, void *ud), void *ud);
@@ -78,6 +78,9 @@ uint32_t cr_state__crc32c(uint32_t crc, const void *data, size_t len);
  *   16 n_ops times:  u8 kind (1 put, 2 delete), u8 table_len, u16 reserved (0),
  *                    u32 key_len, u32 value_len (0 for delete),
  *                    table bytes + NUL, key bytes + NUL, value bytes
+ *   then 0-7 zero bytes, so that the size is a multiple of 8: libraft's libuv log writes
+ *   entry buffers unpadded and reads them back padded (it asserts 8-byte sizes only in
+ *   debug builds; a release libraft silently writes a log it cannot load).
  * Tables are named in every op, so new tables need no format change; a new op kind or
  * layout bumps the version, and a reader rejects versions it does not know.
  */
@@ -98,11 +101,10 @@ void cr_state__entry_begin(struct cr_state__enc *e);
  * Validate ops (names, kinds, sizes) and compute the bytes they add to an entry. Returns 0
  * and sets *size, or -EINVAL / -EMSGSIZE with err naming the offending op.
  */
-int cr_state__ops_size(const struct cr_state_op *ops, size_t n, size_t *size,
-                       struct cr_err *err);
+int cr_state__ops_size(const struct cr_state_op *ops, size_t n, size_t *size, struct cr_err *err);
 /* Append ops (already validated by cr_state__ops_size) to the entry. */
 void cr_state__entry_add(struct cr_state__enc *e, const struct cr_state_op *ops, size_t n);
-/* Write the header (n_ops, checksum). The entry is then e->data[0, e->len). */
+/* Pad, write the header (n_ops, checksum). The entry is then e->data[0, e->len). */
 void cr_state__entry_finish(struct cr_state__enc *e, uint32_t n_ops);
 /* Free the buffer (raft_free) and zero e. */
 void cr_state__enc_release(struct cr_state__enc *e);

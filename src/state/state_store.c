@@ -88,7 +88,7 @@ struct cr_state__table *cr_state__store_table(const struct cr_state__store *s, c
 }
 
 struct cr_state__table *cr_state__store_table_get_or_add(struct cr_state__store *s,
-                                                          const char *name)
+                                                         const char *name)
 {
     struct cr_state__table *t = cr_state__store_table(s, name);
     if (t)
@@ -154,8 +154,8 @@ void cr_state__store_delete(struct cr_state__store *s, const char *table, const 
     rec_free(rec);
 }
 
-const struct cr_state__rec *cr_state__store_get(const struct cr_state__store *s,
-                                                const char *table, const char *key)
+const struct cr_state__rec *cr_state__store_get(const struct cr_state__store *s, const char *table,
+                                                const char *key)
 {
     const struct cr_state__table *t = cr_state__store_table(s, table);
     if (!t)

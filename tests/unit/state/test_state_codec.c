@@ -157,7 +157,8 @@ static void build_sample(struct cr_state__enc *e)
     cr_state__entry_begin(e);
     cr_state__entry_add(e, sample_ops, N_SAMPLE);
     cr_state__entry_finish(e, N_SAMPLE);
-    assert_int_equal(e->len, CR_STATE__ENTRY_HEADER + size);
+    /* Padded to a multiple of 8, as libraft's log needs. */
+    assert_int_equal(e->len, (CR_STATE__ENTRY_HEADER + size + 7) / 8 * 8);
 }
 
 static void test_entry_roundtrip(void **state)
@@ -181,7 +182,39 @@ static void test_entry_roundtrip(void **state)
         if (len)
             assert_memory_equal(op.value, sample_ops[i].value, len);
     }
-    assert_int_equal(off, e.len);
+    /* Then only the zero padding. */
+    assert_true(off <= e.len && e.len - off < 8);
+
+    /* Every payload size pads to a multiple of 8 and round-trips. */
+    for (size_t vlen = 0; vlen < 24; vlen++) {
+        struct cr_state_op op = {.kind = CR_STATE_PUT,
+                                 .table = "t",
+                                 .key = "k",
+                                 .value = "0123456789abcdefghijklmn",
+                                 .len = vlen};
+        struct cr_state__enc p = {0};
+        cr_state__entry_begin(&p);
+        cr_state__entry_add(&p, &op, 1);
+        cr_state__entry_finish(&p, 1);
+        assert_int_equal(p.len % 8, 0);
+        assert_int_equal(cr_state__entry_check(p.data, p.len, &n, &err), 0);
+        size_t poff = CR_STATE__ENTRY_HEADER;
+        struct cr_state__op_view v;
+        cr_state__entry_op(p.data, &poff, &v);
+        assert_int_equal(v.len, vlen);
+        assert_memory_equal(v.value, op.value, vlen);
+        /* Padding must be zero. */
+        if (poff < p.len) {
+            p.data[p.len - 1] = 1;
+            uint32_t crc = cr_state__crc32c(0, p.data + CR_STATE__ENTRY_HEADER,
+                                            p.len - CR_STATE__ENTRY_HEADER);
+            for (int i = 0; i < 4; i++)
+                p.data[12 + i] = (uint8_t)(crc >> (8 * i));
+            assert_int_equal(cr_state__entry_check(p.data, p.len, &n, &err), -EBADMSG);
+            assert_string_equal(err.msg, "non-zero padding after 1 ops");
+        }
+        cr_state__enc_release(&p);
+    }
 
     /* An empty write is a valid entry. */
     struct cr_state__enc empty = {0};
@@ -242,8 +275,8 @@ static void test_entry_rejects_corruption(void **state)
 /* Recompute the checksum after editing a field, to reach the checks behind it. */
 static void reseal(struct cr_state__enc *e)
 {
-    uint32_t crc = cr_state__crc32c(0, e->data + CR_STATE__ENTRY_HEADER,
-                                    e->len - CR_STATE__ENTRY_HEADER);
+    uint32_t crc =
+        cr_state__crc32c(0, e->data + CR_STATE__ENTRY_HEADER, e->len - CR_STATE__ENTRY_HEADER);
     for (int i = 0; i < 4; i++)
         e->data[12 + i] = (uint8_t)(crc >> (8 * i));
 }
@@ -307,7 +340,10 @@ static void test_ops_validation(void **state)
     struct cr_state_op null_value = {.kind = CR_STATE_PUT, .table = "t", .key = "k", .len = 3};
     assert_int_equal(cr_state__ops_size(&null_value, 1, &size, &err), -EINVAL);
 
-    struct cr_state_op big = {.kind = CR_STATE_PUT, .table = "t", .key = "k", .value = "x",
+    struct cr_state_op big = {.kind = CR_STATE_PUT,
+                              .table = "t",
+                              .key = "k",
+                              .value = "x",
                               .len = (size_t)CR_STATE_WRITE_MAX + 1};
     assert_int_equal(cr_state__ops_size(&big, 1, &size, &err), -EMSGSIZE);
 
