@@ -128,6 +128,7 @@ struct cr_alloc *cr_alloc_new(void)
     cr_alloc__pool_init(&a->clients, sizeof(struct client));
     cr_alloc__pool_init(&a->records, sizeof(struct record));
     cr_alloc__pool_init(&a->filters, sizeof(struct filter));
+    cr_alloc__pool_init(&a->fress, sizeof(struct fres));
     cr_strmap_init(&a->agent_ix);
     cr_strmap_init(&a->framework_ix);
     cr_strmap_init(&a->role_ix);
@@ -148,6 +149,7 @@ void cr_alloc_free(struct cr_alloc *a)
         free(ag->id);
         cr_resources_release(&ag->total);
         cr_resources_release(&ag->free);
+        cr_resources_release(&ag->snap);
     }
     for (uint32_t i = 0; i < a->frameworks.n; i++) {
         struct framework *fw = FRAMEWORK(a, i);
@@ -166,15 +168,16 @@ void cr_alloc_free(struct cr_alloc *a)
     for (uint32_t i = 0; i < a->records.n; i++)
         if (RECORD(a, i)->hdr.live)
             cr_resources_release(&RECORD(a, i)->res);
-    for (uint32_t i = 0; i < a->filters.n; i++)
-        if (FILTER(a, i)->hdr.live)
-            cr_resources_release(&FILTER(a, i)->res);
+    for (uint32_t i = 0; i < a->fress.n; i++)
+        if (FRES(a, i)->hdr.live)
+            cr_resources_release(&FRES(a, i)->res);
     cr_alloc__pool_release(&a->agents);
     cr_alloc__pool_release(&a->frameworks);
     cr_alloc__pool_release(&a->roles);
     cr_alloc__pool_release(&a->clients);
     cr_alloc__pool_release(&a->records);
     cr_alloc__pool_release(&a->filters);
+    cr_alloc__pool_release(&a->fress);
     cr_strmap_release(&a->agent_ix);
     cr_strmap_release(&a->framework_ix);
     cr_strmap_release(&a->role_ix);
@@ -300,6 +303,24 @@ static void client_maybe_drop(struct cr_alloc *a, uint32_t ci)
         client_drop(a, ci);
 }
 
+/* ---- free content versions ---- */
+
+void cr_alloc__free_changed(struct agent *ag)
+{
+    if (ag->snap_version && cr_resources_equal(&ag->free, &ag->snap))
+        ag->version = ag->snap_version;
+    else
+        ag->version = ++ag->version_seq;
+}
+
+void cr_alloc__snapshot_free(struct agent *ag)
+{
+    if (ag->snap_version == ag->version)
+        return;
+    CR_ALLOC_CHECK(cr_resources_copy(&ag->snap, &ag->free) == 0);
+    ag->snap_version = ag->version;
+}
+
 /* ---- records ---- */
 
 static uint32_t record_find(const struct cr_alloc *a, uint32_t agi, uint32_t ci)
@@ -392,7 +413,7 @@ static void record_release_to_agent(struct cr_alloc *a, uint32_t rec)
     struct record *r = RECORD(a, rec);
     struct agent *ag = AGENT(a, r->agent);
     CR_ALLOC_CHECK(cr_resources_add(&ag->free, &r->res) == 0);
-    ag->version++;
+    cr_alloc__free_changed(ag);
     uint32_t ci = r->client;
     struct qty q;
     cr_alloc__qty_of(&r->res, &q);
@@ -414,6 +435,8 @@ int cr_alloc_add_agent(struct cr_alloc *a, const char *agent_id, const struct cr
     ag->id = cr_xstrdup(agent_id);
     cr_resources_init(&ag->total);
     cr_resources_init(&ag->free);
+    cr_resources_init(&ag->snap);
+    ag->version = ag->version_seq = 1;
     CR_ALLOC_CHECK(cr_resources_copy(&ag->total, total) == 0);
     CR_ALLOC_CHECK(cr_resources_copy(&ag->free, total) == 0);
     cr_alloc__qty_of(total, &ag->total_q);
@@ -449,6 +472,7 @@ void cr_alloc_remove_agent(struct cr_alloc *a, const char *agent_id)
     free(ag->id);
     cr_resources_release(&ag->total);
     cr_resources_release(&ag->free);
+    cr_resources_release(&ag->snap);
     cr_alloc__pool_put(&a->agents, agi);
     a->sort_stale = true;
     a->agent_order_stale = true;
@@ -493,7 +517,7 @@ int cr_alloc_update_agent(struct cr_alloc *a, const char *agent_id,
     CR_ALLOC_CHECK(cr_resources_copy(&ag->total, total) == 0);
     cr_resources_release(&ag->free);
     ag->free = new_free;
-    ag->version++;
+    cr_alloc__free_changed(ag);
     cr_alloc__qty_add(&a->total, &ag->total_q, -1);
     cr_alloc__qty_of(total, &ag->total_q);
     cr_alloc__qty_add(&a->total, &ag->total_q, +1);
@@ -699,13 +723,15 @@ int cr_alloc_allocate(struct cr_alloc *a, const char *agent_id, const char *fram
             return cr_err_set(err, -EINVAL,
                               "allocate to framework '%s' in role '%s': %s is reserved to '%s'",
                               framework_id, role, res->v[i].name, res->v[i].role);
+    if (cr_resources_is_empty(res))
+        return 0;
     struct agent *ag = AGENT(a, agi);
     int rc = cr_resources_subtract(&ag->free, res, err);
     if (rc < 0) {
         CR_ALLOC_CHECK(rc != -ENOMEM);
         return cr_err_wrap(err, "allocate on agent '%s'", agent_id);
     }
-    ag->version++;
+    cr_alloc__free_changed(ag);
     uint32_t ri = role_get(a, role);
     uint32_t ci = client_find(a, fwi, ri);
     if (ci == NIL)
@@ -740,7 +766,7 @@ void cr_alloc_recover(struct cr_alloc *a, const char *agent_id, const char *fram
         if (!cr_resources_is_empty(give)) {
             struct agent *ag = AGENT(a, agi);
             CR_ALLOC_CHECK(cr_resources_add(&ag->free, give) == 0);
-            ag->version++;
+            cr_alloc__free_changed(ag);
             ungrant(a, rec, give);
             a->dirty = true;
         }

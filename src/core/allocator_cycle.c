@@ -5,8 +5,8 @@
  * is not offered that agent again, in that role, while what the agent has available to
  * the role is contained in the declined resources, until the filter expires. Filters are
  * found by (agent, client) in a hash chain; each caches its verdict for the agent's free
- * version, so an agent whose free resources did not change costs one lookup per filtered
- * framework. A min-heap by expiry drops them at the start of a cycle and gives
+ * content version, so an agent whose free resources are what they were when the verdict
+ * was taken (typically: offered, declined, back) costs one lookup per filtered framework. A min-heap by expiry drops them at the start of a cycle and gives
  * cr_alloc_next_event_ms().
  *
  * The cycle, for each active agent in id order:
@@ -135,7 +135,11 @@ void cr_alloc__filter_del(struct cr_alloc *a, uint32_t fi)
     if (f->f_next != NIL)
         FILTER(a, f->f_next)->f_prev = f->f_prev;
     heap_remove(a, fi);
-    cr_resources_release(&FILTER(a, fi)->res);
+    struct fres *fr = FRES(a, FILTER(a, fi)->fres);
+    if (--fr->refs == 0) {
+        cr_resources_release(&fr->res);
+        cr_alloc__pool_put(&a->fress, FILTER(a, fi)->fres);
+    }
     cr_alloc__pool_put(&a->filters, fi);
 }
 
@@ -149,7 +153,7 @@ void cr_alloc__filter_add(struct cr_alloc *a, uint32_t agi, uint32_t ci,
         uint32_t victim = NIL;
         for (uint32_t f = head; f != NIL; f = FILTER(a, f)->key_next) {
             if (FILTER(a, f)->expires_ms <= expires_ms &&
-                cr_resources_contains(res, &FILTER(a, f)->res)) {
+                cr_resources_contains(res, FILTER_RES(a, f))) {
                 victim = f;
                 break;
             }
@@ -158,18 +162,28 @@ void cr_alloc__filter_add(struct cr_alloc *a, uint32_t agi, uint32_t ci,
             break;
         cr_alloc__filter_del(a, victim);
     }
+    /* Share the bag of the agent's latest filter when it is the same. */
+    uint32_t latest = AGENT(a, agi)->filters, bag;
+    if (latest != NIL && cr_resources_equal(FILTER_RES(a, latest), res)) {
+        bag = FILTER(a, latest)->fres;
+    } else {
+        bag = cr_alloc__pool_take(&a->fress);
+        cr_resources_init(&FRES(a, bag)->res);
+        CR_ALLOC_CHECK(cr_resources_copy(&FRES(a, bag)->res, res) == 0);
+    }
+    FRES(a, bag)->refs++;
     uint32_t fi = cr_alloc__pool_take(&a->filters);
     struct filter *f = FILTER(a, fi);
     f->agent = agi;
     f->client = ci;
-    cr_resources_init(&f->res);
-    CR_ALLOC_CHECK(cr_resources_copy(&f->res, res) == 0);
+    f->fres = bag;
     f->expires_ms = expires_ms;
     f->checked_version = UINT64_MAX;
     f->key_next = cr_u64map_get(&a->filter_ix, key, &head) ? head : NIL;
     cr_u64map_put(&a->filter_ix, key, fi);
 
     struct agent *ag = AGENT(a, agi);
+    cr_alloc__snapshot_free(ag);
     f->a_prev = NIL;
     f->a_next = ag->filters;
     if (ag->filters != NIL)
@@ -226,7 +240,7 @@ static bool is_filtered(struct cr_alloc *a, uint32_t agi, uint32_t ci,
     for (; fi != NIL; fi = FILTER(a, fi)->key_next) {
         struct filter *f = FILTER(a, fi);
         if (f->checked_version != ag->version) {
-            f->blocks = cr_resources_contains(&f->res, avail);
+            f->blocks = cr_resources_contains(FILTER_RES(a, fi), avail);
             f->checked_version = ag->version;
         }
         if (f->blocks)
@@ -293,7 +307,7 @@ static void make_offer(struct cr_alloc *a, uint32_t agi, uint32_t ci, struct cr_
     o->agent_id = ag->id;
     o->role = ROLE(a, c->role)->name;
     CR_ALLOC_CHECK(cr_resources_move_allocatable(&ag->free, o->role, &o->resources) == 0);
-    ag->version++;
+    cr_alloc__free_changed(ag);
     cr_alloc__grant(a, agi, ci, &o->resources);
 }
 

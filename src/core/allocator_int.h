@@ -8,8 +8,12 @@
  * keep a pointer to a slot across a call that may take a new slot from the same pool.
  *
  * Who is who:
- *  - agent: total and free resources (free = total - sum of its records), a version
- *    bumped whenever free changes (filters cache their verdict per version);
+ *  - agent: total and free resources (free = total - sum of its records) and a version
+ *    of the free content: each version number stands for exactly one content, so filters
+ *    can cache their verdict per version. A change gets a fresh number, except that
+ *    returning to the content of the agent's snapshot (taken when a filter is installed)
+ *    gets the snapshot's number back: an agent whose offer is declined and returned
+ *    keeps its cached verdicts instead of re-checking every filter every cycle;
  *  - framework: active flag, the clients it has (one per role it is in);
  *  - role: weight, the clients in it sorted by DRF share, its place in role_order;
  *  - client: a (framework, role) pair: subscribed/suppressed flags and the scalar
@@ -17,7 +21,10 @@
  *  - record: what one client holds on one agent (linked into the agent's list and the
  *    client's list);
  *  - filter: a decline (agent, client, resources, expiry), chained per (agent, client) in
- *    filter_ix, linked per agent and per framework, and in a min-heap by expiry.
+ *    filter_ix, linked per agent and per framework, and in a min-heap by expiry. Its
+ *    resources are a shared, reference-counted bag (struct fres): filters installed on
+ *    one agent nearly always hold the same bag (the same free content declined by one
+ *    framework after another), so a filter costs a few dozen bytes, not a deep copy.
  *
  * Invariants (checked by the unit tests): for every agent free + sum(records) == total;
  * client/role/framework quantities are sums of their records; when sort_stale is false,
@@ -65,7 +72,10 @@ struct agent {
     struct cr_resources free;
     struct qty total_q;
     bool active;
-    uint64_t version;
+    uint64_t version;      /* of the free content, see above */
+    uint64_t version_seq;  /* last fresh version number handed out */
+    struct cr_resources snap; /* a past free content ... */
+    uint64_t snap_version;    /* ... and its version; 0 = no snapshot */
     uint32_t recs;    /* head of its records (record.a_next) */
     uint32_t filters; /* head of its filters (filter.a_next) */
     uint32_t nfilters;
@@ -110,10 +120,16 @@ struct record {
     uint32_t a_prev, a_next, c_prev, c_next;
 };
 
+struct fres {
+    struct slot_hdr hdr;
+    struct cr_resources res;
+    uint32_t refs;
+};
+
 struct filter {
     struct slot_hdr hdr;
     uint32_t agent, client;
-    struct cr_resources res;
+    uint32_t fres; /* the declined resources (shared) */
     int64_t expires_ms;
     uint32_t heap_idx;
     uint32_t key_next; /* next filter with the same (agent, client) */
@@ -123,7 +139,7 @@ struct filter {
 };
 
 struct cr_alloc {
-    struct pool agents, frameworks, roles, clients, records, filters;
+    struct pool agents, frameworks, roles, clients, records, filters, fress;
     struct cr_strmap agent_ix, framework_ix, role_ix;
     struct cr_u64map filter_ix; /* (agent << 32 | client) -> first filter */
 
@@ -156,6 +172,9 @@ struct cr_alloc {
 #define CLIENT(a, i) (&((struct client *)(a)->clients.v)[i])
 #define RECORD(a, i) (&((struct record *)(a)->records.v)[i])
 #define FILTER(a, i) (&((struct filter *)(a)->filters.v)[i])
+#define FRES(a, i) (&((struct fres *)(a)->fress.v)[i])
+/* The resources a filter holds. */
+#define FILTER_RES(a, i) (&FRES((a), FILTER((a), (i))->fres)->res)
 
 /* Abort unless cond holds: for broken internal invariants and out-of-memory only (the core
  * does no I/O, so there is no message; the stack of the abort tells where). */
@@ -186,6 +205,11 @@ void cr_alloc__sort_role_update(struct cr_alloc *a, uint32_t ri);
 uint32_t cr_alloc__sort_role_pos(const struct cr_alloc *a, uint32_t ri);
 void cr_alloc__sort_refresh(struct cr_alloc *a);
 void cr_alloc__sort_agents(struct cr_alloc *a);
+
+/* free content versions (allocator.c): call after every change of an agent's free */
+void cr_alloc__free_changed(struct agent *ag);
+/* Remember the agent's current free content and version (before installing a filter). */
+void cr_alloc__snapshot_free(struct agent *ag);
 
 /* records (allocator.c): add res (copied) to what client ci holds on agent agi */
 void cr_alloc__grant(struct cr_alloc *a, uint32_t agi, uint32_t ci,

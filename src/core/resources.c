@@ -780,7 +780,6 @@ static void describe_short(const struct cr_resource *want, const struct cr_resou
         none.type = want->type;
         w_value(&wh, &none);
     } else if (have->type != want->type) {
-        w_str(&wh, "a ");
         w_str(&wh, type_name(have->type));
     } else {
         w_value(&wh, have);
@@ -797,10 +796,7 @@ static void explain_not_contained(const struct cr_resources *a, const struct cr_
         const struct cr_resource *want = &b->v[j];
         long at = find_idx(a, want->name, want->role, NULL);
         if (at < 0) {
-            size_t k = lower_bound_name(a, want->name);
-            bool clash = k < a->n && strcmp(a->v[k].name, want->name) == 0 &&
-                         a->v[k].type != want->type;
-            describe_short(want, clash ? &a->v[k] : NULL, err);
+            describe_short(want, NULL, err);
             return;
         }
         if (!entry_contains(&a->v[at], want)) {

@@ -61,7 +61,9 @@ void cr_resources_release(struct cr_resources *rs);
 /* dst := copy of src (dst is released first). Returns 0 or -ENOMEM. */
 int cr_resources_copy(struct cr_resources *dst, const struct cr_resources *src);
 
+/* True when rs holds nothing (no entries: empty entries are never kept). */
 bool cr_resources_is_empty(const struct cr_resources *rs);
+/* Structural equality (both normalized, so equal amounts mean equal bags). */
 bool cr_resources_equal(const struct cr_resources *a, const struct cr_resources *b);
 
 /* Add one scalar (milli >= 0; 0 adds nothing) of name/role. Returns 0, -EINVAL (type clash or
