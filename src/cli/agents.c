@@ -67,13 +67,14 @@ static void free_ports(char *buf, size_t size, const json_t *total, const json_t
 
 static void print_table(const json_t *slaves)
 {
-    static const char *const headers[] = {"ID",   "ADDRESS",       "ACTIVE",         "CPUS T/U/F",
-                                          "MEM MB T/U/F", "DISK MB T/U/F", "FREE PORTS"};
+    static const char *const headers[] = {
+        "ID", "ADDRESS", "ACTIVE", "CPUS T/U/F", "MEM MB T/U/F", "DISK MB T/U/F", "FREE PORTS"};
     struct cr_cli_table t;
     cr_cli_table_init(&t, 7, headers, 0);
     size_t i;
     json_t *slave;
-    json_array_foreach(slaves, i, slave) {
+    json_array_foreach(slaves, i, slave)
+    {
         const json_t *total = json_object_get(slave, "resources");
         const json_t *used = json_object_get(slave, "used_resources");
         char addr[300], cpus[100], mem[100], disk[100], ports[200];
@@ -86,9 +87,15 @@ static void print_table(const json_t *slaves)
         free_ports(ports, sizeof(ports), total, used);
         bool active = cr_cli_json_bool(slave, "active", true);
         bool deactivated = cr_cli_json_bool(slave, "deactivated", false);
-        const char *cells[] = {cr_cli_json_id(slave, "id"), addr,
-                               !active ? "no" : deactivated ? "draining" : "yes",
-                               cpus, mem, disk, ports};
+        const char *cells[] = {cr_cli_json_id(slave, "id"),
+                               addr,
+                               !active       ? "no"
+                               : deactivated ? "draining"
+                                             : "yes",
+                               cpus,
+                               mem,
+                               disk,
+                               ports};
         cr_cli_table_add(&t, cells);
     }
     cr_cli_table_print(&t, stdout);

@@ -157,8 +157,8 @@ char *cr_cli_master_resolve(const char *flag_value)
         if (len > 0) {
             char *addr = normalize_address(p, len);
             int status = 0;
-            if (cr_cli_http("the master", addr, "GET", "/health", NULL, 2000, &status, NULL,
-                            NULL, NULL) == 0 &&
+            if (cr_cli_http("the master", addr, "GET", "/health", NULL, 2000, &status, NULL, NULL,
+                            NULL) == 0 &&
                 status >= 200 && status < 300) {
                 free(first);
                 return addr;
@@ -204,7 +204,8 @@ int cr_cli_http(const char *who, const char *addr, const char *method, const cha
                            body ? strlen(body) : 0, timeout_ms, status, &resp, &resp_len, &nerr);
     free(url);
     if (rc < 0) {
-        cr_err_set(err, rc, "cannot reach %s at %s: %s", who, addr, cr_cli_net_reason(rc, nerr.msg));
+        cr_err_set(err, rc, "cannot reach %s at %s: %s", who, addr,
+                   cr_cli_net_reason(rc, nerr.msg));
         return rc;
     }
     if (body_out)

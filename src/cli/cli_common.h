@@ -30,8 +30,7 @@ int cr_cli_fail(const char *verb, const char *fmt, ...) __attribute__((format(pr
 
 /* Print "corral <verb>: <message>" and a pointer to --help to stderr; returns
  * CR_CLI_EXIT_USAGE. */
-int cr_cli_usage_fail(const char *verb, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+int cr_cli_usage_fail(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /*
  * The state directory of `corral up`: env CORRAL_STATE_DIR, else $XDG_STATE_HOME/corral,

@@ -399,7 +399,8 @@ void cr_cli_ranges_add(struct cr_cli_ranges *r, uint64_t begin, uint64_t end)
     size_t w = 0;
     for (size_t k = 1; k < r->len; k++) {
         struct cr_cli_range *last = &r->v[w];
-        if (r->v[k].begin <= last->end || (last->end != UINT64_MAX && r->v[k].begin == last->end + 1)) {
+        if (r->v[k].begin <= last->end ||
+            (last->end != UINT64_MAX && r->v[k].begin == last->end + 1)) {
             if (r->v[k].end > last->end)
                 last->end = r->v[k].end;
         } else {
@@ -540,9 +541,9 @@ const char *cr_cli_state_short(const char *state)
 
 bool cr_cli_state_is_terminal(const char *state)
 {
-    static const char *const terminal[] = {"FINISHED", "FAILED", "KILLED",
-                                           "LOST",     "ERROR",  "DROPPED",
-                                           "GONE",     "GONE_BY_OPERATOR", "UNKNOWN"};
+    static const char *const terminal[] = {"FINISHED", "FAILED",  "KILLED", "LOST",
+                                           "ERROR",    "DROPPED", "GONE",   "GONE_BY_OPERATOR",
+                                           "UNKNOWN"};
     const char *s = cr_cli_state_short(state);
     if (!s)
         return false;
@@ -558,7 +559,8 @@ double cr_cli_task_updated(const json_t *task)
     double latest = NAN;
     size_t i;
     json_t *st;
-    json_array_foreach(statuses, i, st) {
+    json_array_foreach(statuses, i, st)
+    {
         double ts = cr_cli_json_num(st, "timestamp", NAN);
         if (!isnan(ts) && (isnan(latest) || ts > latest))
             latest = ts;
@@ -584,7 +586,8 @@ static void scan_list(const json_t *list, const json_t *framework, bool is_compl
 {
     size_t i;
     json_t *task;
-    json_array_foreach(list, i, task) {
+    json_array_foreach(list, i, task)
+    {
         const char *id = cr_cli_json_id(task, "id");
         if (!id || strcmp(id, task_id) != 0 || !better_match(best, task))
             continue;
@@ -603,7 +606,8 @@ int cr_cli_find_task(const json_t *state, const char *task_id, struct cr_cli_tas
     for (size_t l = 0; l < 2; l++) {
         size_t i;
         json_t *fw;
-        json_array_foreach(cr_cli_json_array(state, fw_lists[l]), i, fw) {
+        json_array_foreach(cr_cli_json_array(state, fw_lists[l]), i, fw)
+        {
             scan_list(cr_cli_json_array(fw, "tasks"), fw, l == 1, task_id, out);
             scan_list(cr_cli_json_array(fw, "unreachable_tasks"), fw, l == 1, task_id, out);
             scan_list(cr_cli_json_array(fw, "completed_tasks"), fw, true, task_id, out);
@@ -619,7 +623,8 @@ const json_t *cr_cli_find_agent(const json_t *state, const char *agent_id)
     json_t *slave;
     if (!agent_id)
         return NULL;
-    json_array_foreach(cr_cli_json_array(state, "slaves"), i, slave) {
+    json_array_foreach(cr_cli_json_array(state, "slaves"), i, slave)
+    {
         const char *id = cr_cli_json_id(slave, "id");
         if (id && strcmp(id, agent_id) == 0)
             return slave;

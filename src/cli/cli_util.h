@@ -40,8 +40,8 @@ void cr_cli_strlist_release(struct cr_cli_strlist *l);
 
 /* One flag of a verb. A table of them ends with CR_CLI_OPT_END. */
 struct cr_cli_opt {
-    const char *name;    /* long name without dashes: "cpus" */
-    char short_name;     /* 'f' for "-f", or 0 */
+    const char *name; /* long name without dashes: "cpus" */
+    char short_name;  /* 'f' for "-f", or 0 */
     enum cr_cli_opt_type type;
     void *out;           /* see enum cr_cli_opt_type; left untouched when the flag is absent */
     const char *metavar; /* "N", "HOST:PORT"; NULL for booleans */
@@ -49,7 +49,10 @@ struct cr_cli_opt {
     double min, max;     /* numeric bounds; ignored when min == max */
 };
 
-#define CR_CLI_OPT_END {NULL, 0, CR_CLI_OPT_BOOL, NULL, NULL, NULL, 0, 0}
+#define CR_CLI_OPT_END                                                                             \
+    {                                                                                              \
+        NULL, 0, CR_CLI_OPT_BOOL, NULL, NULL, NULL, 0, 0                                           \
+    }
 
 /* Stop flag parsing at the first positional argument (for "corral exec CMD ARGS..."). */
 #define CR_CLI_ARGS_STOP_AT_POSITIONAL 1u

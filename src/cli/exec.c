@@ -47,15 +47,21 @@ static const char verb[] = "exec";
 #define WIND_DOWN_MS 5000            /* how long TEARDOWN and the last calls may take */
 #define RESUBSCRIBE_GIVE_UP_MS 60000 /* stop re-subscribing after this long without a stream */
 #define RESUBSCRIBE_MAX_BACKOFF_MS 5000
-#define HINT_FIRST_MS 5000           /* "still waiting for an offer" after this long */
+#define HINT_FIRST_MS 5000 /* "still waiting for an offer" after this long */
 #define HINT_EVERY_MS 15000
 #define STREAM_ERROR_MAX 4096
 
-enum call_kind { CALL_ACCEPT, CALL_DECLINE, CALL_ACKNOWLEDGE, CALL_KILL, CALL_RECONCILE,
-                 CALL_TEARDOWN };
+enum call_kind {
+    CALL_ACCEPT,
+    CALL_DECLINE,
+    CALL_ACKNOWLEDGE,
+    CALL_KILL,
+    CALL_RECONCILE,
+    CALL_TEARDOWN
+};
 
-static const char *const call_names[] = {"ACCEPT", "DECLINE", "ACKNOWLEDGE", "KILL",
-                                         "RECONCILE", "TEARDOWN"};
+static const char *const call_names[] = {"ACCEPT", "DECLINE",   "ACKNOWLEDGE",
+                                         "KILL",   "RECONCILE", "TEARDOWN"};
 
 /* One queued scheduler call. */
 struct call {
@@ -78,8 +84,8 @@ struct exec {
     /* The subscription stream. */
     struct cr_http_call *stream;
     struct cr_recordio_reader rio;
-    int stream_status;        /* HTTP status of the stream's answer, 0 before headers */
-    bool stream_subscribed;   /* SUBSCRIBED seen on the current stream */
+    int stream_status;          /* HTTP status of the stream's answer, 0 before headers */
+    bool stream_subscribed;     /* SUBSCRIBED seen on the current stream */
     struct cr_buf stream_error; /* body of a non-200 answer */
     char stream_problem[CR_ERR_MSG_MAX + 64]; /* why we dropped the stream ourselves */
     char *stream_id;
@@ -88,7 +94,7 @@ struct exec {
     int64_t last_event_ms;
     bool ever_subscribed;
     bool warned_no_stream_id;
-    int64_t lost_since_ms;    /* -1 while the stream is fine */
+    int64_t lost_since_ms;     /* -1 while the stream is fine */
     int64_t resubscribe_at_ms; /* -1: none pending */
     int64_t backoff_ms;
 
@@ -99,6 +105,7 @@ struct exec {
     char *agent_id;
     char *agent_host;
     char *last_line;   /* latest printed status line */
+    char *last_state;  /* latest state reported for the task */
     char why_not[200]; /* why the latest offer did not fit */
     int64_t next_hint_ms;
 
@@ -185,6 +192,16 @@ static void schedule_stop(struct exec *x)
         uv_timer_start(&x->stopper, on_stop, 0, 0);
 }
 
+/*
+ * While finishing: stop once nothing is in flight and nothing more can be sent (the queue
+ * is empty, or the stream is gone so calls would be refused anyway).
+ */
+static void stop_if_idle(struct exec *x)
+{
+    if (x->finishing && !x->inflight && (!x->q_head || !x->stream_subscribed))
+        schedule_stop(x);
+}
+
 /* What a failed call looked like, for messages. */
 static void describe_failure(int rc, const char *msg, const struct cr_http_response *resp,
                              char *buf, size_t size)
@@ -235,6 +252,7 @@ static void on_call_done(int rc, const char *msg, const struct cr_http_response 
     }
     call_free(c);
     pump(x);
+    stop_if_idle(x);
 }
 
 /* Send the next queued call when none is in flight and a stream id is known. */
@@ -287,7 +305,7 @@ static void finish(struct exec *x, int code)
     if (x->stream && x->stream_subscribed && x->framework_id)
         enqueue(x, CALL_TEARDOWN, cr_cli_call_teardown(x->framework_id));
     else
-        schedule_stop(x);
+        stop_if_idle(x);
 }
 
 /* Kill the task; once it is reported dead (or KILL_WAIT_MS passed), exit with code. */
@@ -330,7 +348,8 @@ static void handle_offers(struct exec *x, const json_t *event)
     json_t *decline = json_array();
     size_t i;
     json_t *offer;
-    json_array_foreach(offers, i, offer) {
+    json_array_foreach(offers, i, offer)
+    {
         const char *offer_id = cr_cli_json_id(offer, "id");
         if (!offer_id)
             continue;
@@ -351,8 +370,8 @@ static void handle_offers(struct exec *x, const json_t *event)
             }
             const char *host = cr_cli_json_str(offer, "hostname");
             snprintf(x->why_not, sizeof(x->why_not), "the last offer (agent %s) had %s",
-                     host ? host : "?", err.msg + (strncmp(err.msg, "offer too small: ", 17) == 0
-                                                       ? 17 : 0));
+                     host ? host : "?",
+                     err.msg + (strncmp(err.msg, "offer too small: ", 17) == 0 ? 17 : 0));
         }
         json_array_append_new(decline, json_pack("{s:s}", "value", offer_id));
     }
@@ -381,8 +400,13 @@ static void handle_update(struct exec *x, const json_t *event)
     if (strcmp(task_id, x->spec.task_id) != 0)
         return;
 
+    /* Reconciliation answers repeat what we know; print only news. */
+    const char *reason = cr_cli_json_str(status, "reason");
+    bool is_echo = reason && strcmp(reason, "REASON_RECONCILIATION") == 0 && x->last_state &&
+                   strcmp(x->last_state, state) == 0;
+    replace(&x->last_state, state);
     char *line = cr_cli_status_line(status);
-    if (!x->last_line || strcmp(line, x->last_line) != 0) {
+    if (!is_echo && (!x->last_line || strcmp(line, x->last_line) != 0)) {
         puts(line);
         fflush(stdout);
     }
@@ -395,7 +419,6 @@ static void handle_update(struct exec *x, const json_t *event)
     if (!cr_cli_state_is_terminal(s))
         return;
     /* A launch on an offer that vanished never ran: try the next offer instead. */
-    const char *reason = cr_cli_json_str(status, "reason");
     if (!x->killing && !x->finishing && reason && strcmp(reason, "REASON_INVALID_OFFERS") == 0 &&
         (strcmp(s, "LOST") == 0 || strcmp(s, "DROPPED") == 0)) {
         info("the offer for task %s was no longer valid; waiting for another", x->spec.task_id);
@@ -404,6 +427,7 @@ static void handle_update(struct exec *x, const json_t *event)
         x->seen_started = false;
         free(x->last_line);
         x->last_line = NULL;
+        replace(&x->last_state, NULL);
         return;
     }
     finish(x, x->killing ? x->kill_exit
@@ -453,8 +477,12 @@ static void handle_event(struct exec *x, const json_t *event)
         handle_update(x, event);
     } else if (strcmp(type, "ERROR") == 0) {
         const char *msg = cr_cli_json_str(json_object_get(event, "error"), "message");
-        info("the master ended the subscription: %s", msg ? msg : "(no message)");
         x->stream_subscribed = false; /* the stream is closing: no TEARDOWN on it */
+        if (x->finishing) {
+            stop_if_idle(x); /* the answer to our own TEARDOWN */
+            return;
+        }
+        info("the master ended the subscription: %s", msg ? msg : "(no message)");
         finish(x, CR_CLI_EXIT_FAIL);
     }
     /* HEARTBEAT only refreshes last_event_ms; RESCIND, FAILURE, MESSAGE and the inverse
@@ -521,16 +549,14 @@ static void stream_lost(struct exec *x, const char *why)
     x->resubscribe_at_ms = cr_now_ms() + x->backoff_ms;
 }
 
-static void on_stream_done(int rc, const char *msg, const struct cr_http_response *resp,
-                           void *ud)
+static void on_stream_done(int rc, const char *msg, const struct cr_http_response *resp, void *ud)
 {
     struct exec *x = ud;
     x->stream = NULL;
     bool was_subscribed = x->stream_subscribed;
     x->stream_subscribed = false;
     if (x->stopped || x->finishing) {
-        if (x->finishing)
-            schedule_stop(x); /* nothing more can be said to the master */
+        stop_if_idle(x); /* let an answer in flight (TEARDOWN's) arrive first */
         return;
     }
 
@@ -540,9 +566,9 @@ static void on_stream_done(int rc, const char *msg, const struct cr_http_respons
         const char *body = x->stream_error.data ? x->stream_error.data : "";
         size_t n = strcspn(body, "\n");
         if (x->ever_subscribed)
-            info("the master refused to re-subscribe framework %s: %d %.*s\n"
-                 "with failover timeout 0 the master removes a framework as soon as its stream "
-                 "drops, and kills its tasks; task %s is gone",
+            info("the master refused to re-subscribe framework %s (%d %.*s): with failover "
+                 "timeout 0 a framework is removed with its tasks as soon as its stream drops; "
+                 "task %s is gone",
                  x->framework_id, x->stream_status, (int)(n > 300 ? 300 : n), body,
                  x->spec.task_id);
         else
@@ -624,8 +650,7 @@ static void print_hint(struct exec *x)
     if (x->spec.ports > 0)
         snprintf(ports, sizeof(ports), ", %ld ports", x->spec.ports);
     info("still waiting for an offer with cpus %s, mem %s MB%s%s; %s", cpus, mem, disk, ports,
-         x->why_not[0] ? x->why_not
-                       : "no offers yet (are agents registered? see 'corral agents')");
+         x->why_not[0] ? x->why_not : "no offers yet (are agents registered? see 'corral agents')");
 }
 
 static void on_tick(uv_timer_t *t)
@@ -670,7 +695,8 @@ static void on_tick(uv_timer_t *t)
     }
     if (x->killing && now >= x->kill_deadline_ms) {
         info("task %s was not reported killed within %ds; tearing down the framework, which "
-             "kills it", x->spec.task_id, KILL_WAIT_MS / 1000);
+             "kills it",
+             x->spec.task_id, KILL_WAIT_MS / 1000);
         finish(x, x->kill_exit);
         return;
     }
@@ -694,8 +720,8 @@ static void on_signal(uv_signal_t *s, int signo)
         kill_task(x, CR_CLI_EXIT_INTERRUPTED);
         return;
     }
-    info("interrupted%s", x->launch_sent ? ": tearing down the framework, which kills the task"
-                                         : "");
+    info("interrupted%s",
+         x->launch_sent ? ": tearing down the framework, which kills the task" : "");
     finish(x, CR_CLI_EXIT_INTERRUPTED);
 }
 
@@ -703,14 +729,13 @@ static void on_signal(uv_signal_t *s, int signo)
 
 static void usage(FILE *out, const struct cr_cli_opt *opts)
 {
-    fprintf(out,
-            "usage: corral exec [flags] -- CMD [ARGS...]\n"
-            "       corral exec [flags] --shell 'COMMAND LINE'\n\n"
-            "Run one command as a task on the cluster and wait for it to end, printing its\n"
-            "state changes. Its output stays in its sandbox: see 'corral logs'. Exits with\n"
-            "the task's exit code (1 if it was killed or lost, 124 after --timeout, 130\n"
-            "when interrupted; an interrupt kills the task).\n\n"
-            "flags:\n");
+    fprintf(out, "usage: corral exec [flags] -- CMD [ARGS...]\n"
+                 "       corral exec [flags] --shell 'COMMAND LINE'\n\n"
+                 "Run one command as a task on the cluster and wait for it to end, printing its\n"
+                 "state changes. Its output stays in its sandbox: see 'corral logs'. Exits with\n"
+                 "the task's exit code (1 if it was killed or lost, 124 after --timeout, 130\n"
+                 "when interrupted; an interrupt kills the task).\n\n"
+                 "flags:\n");
     cr_cli_opts_usage(out, opts);
 }
 
@@ -741,6 +766,7 @@ static void release(struct exec *x)
     free(x->agent_id);
     free(x->agent_host);
     free(x->last_line);
+    free(x->last_state);
     free(x->stream_header);
 }
 
@@ -797,15 +823,13 @@ int cr_cli_exec_main(int argc, char **argv)
         {"task-id", 0, CR_CLI_OPT_STRING, &task_id, "ID", "task id (default: exec-<8 hex digits>)",
          0, 0},
         {"cpus", 0, CR_CLI_OPT_DOUBLE, &cpus, "N", "cpus for the task (default 0.1)", 0.001, 1e6},
-        {"mem", 0, CR_CLI_OPT_DOUBLE, &mem, "MB", "memory for the task in MB (default 32)", 1,
-         1e9},
+        {"mem", 0, CR_CLI_OPT_DOUBLE, &mem, "MB", "memory for the task in MB (default 32)", 1, 1e9},
         {"disk", 0, CR_CLI_OPT_DOUBLE, &disk, "MB", "disk for the task in MB (default 0)", 0, 1e12},
         {"ports", 0, CR_CLI_OPT_INT, &ports, "N",
          "take N ports from the offer; the task sees them as $PORT0.. and $PORTS", 0, 1000},
         {"env", 'e', CR_CLI_OPT_LIST, &env, "K=V", "set an environment variable (repeatable)", 0,
          0},
-        {"role", 0, CR_CLI_OPT_STRING, &role, "ROLE", "subscribe with this role (default *)", 0,
-         0},
+        {"role", 0, CR_CLI_OPT_STRING, &role, "ROLE", "subscribe with this role (default *)", 0, 0},
         {"shell", 0, CR_CLI_OPT_STRING, &shell, "'CMD'", "run a command line with /bin/sh -c", 0,
          0},
         {"timeout", 0, CR_CLI_OPT_DOUBLE, &timeout_s, "SECS",
@@ -816,8 +840,8 @@ int cr_cli_exec_main(int argc, char **argv)
     };
     struct cr_cli_args args;
     struct cr_err err = {0};
-    int rc = cr_cli_args_parse(opts, argc - 1, argv + 1, CR_CLI_ARGS_STOP_AT_POSITIONAL, &args,
-                               &err);
+    int rc =
+        cr_cli_args_parse(opts, argc - 1, argv + 1, CR_CLI_ARGS_STOP_AT_POSITIONAL, &args, &err);
     if (rc == 1) {
         usage(stdout, opts);
         cr_cli_args_release(&args);

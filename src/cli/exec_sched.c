@@ -44,7 +44,8 @@ static double offer_scalar(const json_t *offer, const char *name)
     double sum = 0;
     size_t i;
     json_t *res;
-    json_array_foreach(cr_cli_json_array(offer, "resources"), i, res) {
+    json_array_foreach(cr_cli_json_array(offer, "resources"), i, res)
+    {
         if (usable(res, name, "SCALAR"))
             sum += cr_cli_json_num(json_object_get(res, "scalar"), "value", 0);
     }
@@ -58,10 +59,12 @@ static void each_port_range(const json_t *offer, range_fn fn, void *ud)
 {
     size_t i, k;
     json_t *res, *range;
-    json_array_foreach(cr_cli_json_array(offer, "resources"), i, res) {
+    json_array_foreach(cr_cli_json_array(offer, "resources"), i, res)
+    {
         if (!usable(res, "ports", "RANGES"))
             continue;
-        json_array_foreach(cr_cli_json_array(json_object_get(res, "ranges"), "range"), k, range) {
+        json_array_foreach(cr_cli_json_array(json_object_get(res, "ranges"), "range"), k, range)
+        {
             double b = cr_cli_json_num(range, "begin", -1), e = cr_cli_json_num(range, "end", -1);
             if (b < 0 || e < b || e > 65535)
                 continue;
@@ -116,7 +119,8 @@ static void take_scalar(const json_t *offer, const char *name, double amount, js
     long long left = milli(amount);
     size_t i;
     json_t *res;
-    json_array_foreach(cr_cli_json_array(offer, "resources"), i, res) {
+    json_array_foreach(cr_cli_json_array(offer, "resources"), i, res)
+    {
         if (left <= 0)
             return;
         if (!usable(res, name, "SCALAR"))
@@ -134,10 +138,10 @@ static void take_scalar(const json_t *offer, const char *name, double amount, js
 
 struct port_take {
     long left;
-    json_t *out;          /* resources array */
-    json_t *last_src;     /* the offer resource the current copy came from */
-    json_t *last_ranges;  /* its "range" array */
-    json_t *picked;       /* array of port numbers, for the environment */
+    json_t *out;         /* resources array */
+    json_t *last_src;    /* the offer resource the current copy came from */
+    json_t *last_ranges; /* its "range" array */
+    json_t *picked;      /* array of port numbers, for the environment */
 };
 
 static bool take_range(json_t *res, uint64_t begin, uint64_t end, void *ud)
@@ -155,8 +159,8 @@ static bool take_range(json_t *res, uint64_t begin, uint64_t end, void *ud)
         json_array_append_new(pt->out, copy);
         pt->last_src = res;
     }
-    json_array_append_new(pt->last_ranges, json_pack("{s:I,s:I}", "begin", (json_int_t)begin,
-                                                     "end", (json_int_t)(begin + n - 1)));
+    json_array_append_new(pt->last_ranges, json_pack("{s:I,s:I}", "begin", (json_int_t)begin, "end",
+                                                     (json_int_t)(begin + n - 1)));
     for (uint64_t p = begin; p < begin + n; p++)
         json_array_append_new(pt->picked, json_integer((json_int_t)p));
     pt->left -= (long)n;
@@ -208,7 +212,8 @@ json_t *cr_cli_task_info(const json_t *offer, const struct cr_cli_task_spec *spe
         cr_buf_init(&all);
         size_t i;
         json_t *port;
-        json_array_foreach(picked, i, port) {
+        json_array_foreach(picked, i, port)
+        {
             char name[32], value[32];
             snprintf(name, sizeof(name), "PORT%zu", i);
             snprintf(value, sizeof(value), "%lld", (long long)json_integer_value(port));
@@ -239,8 +244,7 @@ json_t *cr_cli_task_info(const json_t *offer, const struct cr_cli_task_spec *spe
         json_t *args = json_array();
         for (size_t i = 0; i < spec->argc; i++)
             json_array_append_new(args, json_string(spec->argv[i]));
-        command = json_pack("{s:b,s:s,s:o}", "shell", 0, "value", spec->argv[0], "arguments",
-                            args);
+        command = json_pack("{s:b,s:s,s:o}", "shell", 0, "value", spec->argv[0], "arguments", args);
     }
     if (json_array_size(vars) > 0)
         json_object_set_new(command, "environment", json_pack("{s:o}", "variables", vars));
@@ -280,29 +284,29 @@ json_t *cr_cli_call_subscribe(const char *user, const char *hostname, const char
 json_t *cr_cli_call_accept(const char *framework_id, const char *offer_id, json_t *task_info)
 {
     json_t *call = envelope(framework_id, "ACCEPT");
-    json_object_set_new(
-        call, "accept",
-        json_pack("{s:[{s:s}],s:[{s:s,s:{s:[o]}}],s:{s:f}}", "offer_ids", "value", offer_id,
-                  "operations", "type", "LAUNCH", "launch", "task_infos", task_info, "filters",
-                  "refuse_seconds", 3600.0));
+    json_object_set_new(call, "accept",
+                        json_pack("{s:[{s:s}],s:[{s:s,s:{s:[o]}}],s:{s:f}}", "offer_ids", "value",
+                                  offer_id, "operations", "type", "LAUNCH", "launch", "task_infos",
+                                  task_info, "filters", "refuse_seconds", 3600.0));
     return call;
 }
 
 json_t *cr_cli_call_decline(const char *framework_id, json_t *offer_ids, double refuse_seconds)
 {
     json_t *call = envelope(framework_id, "DECLINE");
-    json_object_set_new(call, "decline", json_pack("{s:o,s:{s:f}}", "offer_ids", offer_ids,
-                                                   "filters", "refuse_seconds", refuse_seconds));
+    json_object_set_new(call, "decline",
+                        json_pack("{s:o,s:{s:f}}", "offer_ids", offer_ids, "filters",
+                                  "refuse_seconds", refuse_seconds));
     return call;
 }
 
-json_t *cr_cli_call_acknowledge(const char *framework_id, const char *agent_id,
-                                const char *task_id, const char *uuid)
+json_t *cr_cli_call_acknowledge(const char *framework_id, const char *agent_id, const char *task_id,
+                                const char *uuid)
 {
     json_t *call = envelope(framework_id, "ACKNOWLEDGE");
     json_object_set_new(call, "acknowledge",
-                        json_pack("{s:{s:s},s:{s:s},s:s}", "agent_id", "value", agent_id,
-                                  "task_id", "value", task_id, "uuid", uuid));
+                        json_pack("{s:{s:s},s:{s:s},s:s}", "agent_id", "value", agent_id, "task_id",
+                                  "value", task_id, "uuid", uuid));
     return call;
 }
 
@@ -316,8 +320,7 @@ json_t *cr_cli_call_kill(const char *framework_id, const char *task_id, const ch
     return call;
 }
 
-json_t *cr_cli_call_reconcile(const char *framework_id, const char *task_id,
-                              const char *agent_id)
+json_t *cr_cli_call_reconcile(const char *framework_id, const char *task_id, const char *agent_id)
 {
     json_t *call = envelope(framework_id, "RECONCILE");
     json_t *task = json_pack("{s:{s:s}}", "task_id", "value", task_id);
@@ -353,8 +356,8 @@ static int signal_number(const char *text)
     static const struct {
         const char *name;
         int signo;
-    } names[] = {{"SIGHUP", 1},  {"SIGINT", 2},   {"SIGQUIT", 3}, {"SIGILL", 4},
-                 {"SIGABRT", 6}, {"SIGBUS", 7},   {"SIGFPE", 8},  {"SIGKILL", 9},
+    } names[] = {{"SIGHUP", 1},   {"SIGINT", 2},   {"SIGQUIT", 3},  {"SIGILL", 4},
+                 {"SIGABRT", 6},  {"SIGBUS", 7},   {"SIGFPE", 8},   {"SIGKILL", 9},
                  {"SIGSEGV", 11}, {"SIGPIPE", 13}, {"SIGALRM", 14}, {"SIGTERM", 15}};
     long n = number_after(text, "signal");
     if (n > 0 && n < 128)
@@ -398,9 +401,9 @@ char *cr_cli_status_line(const json_t *status)
     cr_buf_printf(&b, "task %s %s", task_id ? task_id : "?", state ? state : "UNKNOWN");
     if (state && (strcmp(state, "FINISHED") == 0 || strcmp(state, "FAILED") == 0)) {
         int code = cr_cli_status_exit_code(state, message);
-        bool known = strcmp(state, "FINISHED") == 0 ||
-                     (message && (number_after(message, "status") > 0 ||
-                                  number_after(message, "code") > 0));
+        bool known =
+            strcmp(state, "FINISHED") == 0 ||
+            (message && (number_after(message, "status") > 0 || number_after(message, "code") > 0));
         if (known)
             cr_buf_printf(&b, " exit %d", code);
     }

@@ -20,12 +20,12 @@
 struct cr_cli_task_spec {
     const char *task_id;
     const char *name;
-    const char *role;   /* NULL or "*" = unreserved */
+    const char *role; /* NULL or "*" = unreserved */
     double cpus;
     double mem_mb;
-    double disk_mb;     /* 0 = no disk resource */
-    long ports;         /* how many ports to take from the offer */
-    const char *shell;  /* non-NULL: run "/bin/sh -c shell" */
+    double disk_mb;          /* 0 = no disk resource */
+    long ports;              /* how many ports to take from the offer */
+    const char *shell;       /* non-NULL: run "/bin/sh -c shell" */
     const char *const *argv; /* otherwise: argv[0..argc) run without a shell */
     size_t argc;
     const char *const *env; /* "K=V" strings */
@@ -62,15 +62,14 @@ json_t *cr_cli_call_accept(const char *framework_id, const char *offer_id, json_
 json_t *cr_cli_call_decline(const char *framework_id, json_t *offer_ids, double refuse_seconds);
 
 /* ACKNOWLEDGE one update; uuid is the base64 text from the status. */
-json_t *cr_cli_call_acknowledge(const char *framework_id, const char *agent_id,
-                                const char *task_id, const char *uuid);
+json_t *cr_cli_call_acknowledge(const char *framework_id, const char *agent_id, const char *task_id,
+                                const char *uuid);
 
 /* KILL task_id (agent_id may be NULL). */
 json_t *cr_cli_call_kill(const char *framework_id, const char *task_id, const char *agent_id);
 
 /* RECONCILE one task (agent_id may be NULL). */
-json_t *cr_cli_call_reconcile(const char *framework_id, const char *task_id,
-                              const char *agent_id);
+json_t *cr_cli_call_reconcile(const char *framework_id, const char *task_id, const char *agent_id);
 
 /* TEARDOWN the framework. */
 json_t *cr_cli_call_teardown(const char *framework_id);

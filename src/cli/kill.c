@@ -63,10 +63,12 @@ static int send_kill(const char *master, const char *task_id, const char *framew
     free(body);
     if (rc < 0)
         return rc;
-    if (status != 202 && status != 200) {
+    if (status == 409) {
+        rc = -EALREADY; /* ended meanwhile: the wait below reports how */
+    } else if (status != 202 && status != 200) {
         size_t n = strcspn(answer, "\n");
-        cr_err_set(err, -EPROTO, "the master refused to kill task '%s': %d %.*s", task_id,
-                   status, (int)(n > 200 ? 200 : n), answer);
+        cr_err_set(err, -EPROTO, "the master refused to kill task '%s': %d %.*s", task_id, status,
+                   (int)(n > 200 ? 200 : n), answer);
         rc = -EPROTO;
     }
     free(answer);
@@ -107,11 +109,14 @@ static int wait_for_end(const char *master, const char *task_id, double wait_s)
         }
     }
     if (!seen)
-        return cr_cli_fail(verb, "task '%s' is no longer in the master's state; its final state "
-                                 "is unknown", task_id);
-    return cr_cli_fail(verb, "task '%s' is still %s after %.0fs; is its agent reachable? "
-                             "(see 'corral agents')", task_id, last_state[0] ? last_state : "running",
-                       wait_s);
+        return cr_cli_fail(verb,
+                           "task '%s' is no longer in the master's state; its final state "
+                           "is unknown",
+                           task_id);
+    return cr_cli_fail(verb,
+                       "task '%s' is still %s after %.0fs; is its agent reachable? "
+                       "(see 'corral agents')",
+                       task_id, last_state[0] ? last_state : "running", wait_s);
 }
 
 int cr_cli_kill_main(int argc, char **argv)
@@ -134,8 +139,8 @@ int cr_cli_kill_main(int argc, char **argv)
         return CR_CLI_EXIT_OK;
     }
     if (rc == 0 && args.npos != 1)
-        rc = cr_err_set(&err, -EINVAL, args.npos == 0 ? "which task? give its id"
-                                                      : "give exactly one task id");
+        rc = cr_err_set(&err, -EINVAL,
+                        args.npos == 0 ? "which task? give its id" : "give exactly one task id");
     if (rc < 0) {
         cr_cli_args_release(&args);
         return cr_cli_usage_fail(verb, "%s", err.msg);
@@ -167,7 +172,8 @@ int cr_cli_kill_main(int argc, char **argv)
         framework_id = cr_cli_json_id(ref.framework, "id");
     if (wait_s < 0)
         wait_s = grace_seconds(ref.task) + MARGIN_S;
-    if (send_kill(master, task_id, framework_id, &err) < 0) {
+    rc = send_kill(master, task_id, framework_id, &err);
+    if (rc < 0 && rc != -EALREADY) {
         code = cr_cli_fail(verb, "%s", err.msg);
         goto out;
     }

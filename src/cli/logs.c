@@ -24,12 +24,12 @@
 
 static const char verb[] = "logs";
 
-#define CHUNK_BYTES (1024 * 1024)      /* most bytes asked for in one read */
-#define TAIL_WINDOW (64 * 1024)        /* first guess of how far back --tail N reaches */
+#define CHUNK_BYTES (1024 * 1024) /* most bytes asked for in one read */
+#define TAIL_WINDOW (64 * 1024)   /* first guess of how far back --tail N reaches */
 #define TAIL_WINDOW_MAX (64 * 1024 * 1024)
 #define FOLLOW_POLL_MS 500
-#define FOLLOW_STATE_EVERY 4           /* check the task's state every 4 idle polls */
-#define FOLLOW_ERROR_GRACE_MS 30000    /* ride out an agent restart this long */
+#define FOLLOW_STATE_EVERY 4        /* check the task's state every 4 idle polls */
+#define FOLLOW_ERROR_GRACE_MS 30000 /* ride out an agent restart this long */
 
 static void usage(FILE *out, const struct cr_cli_opt *opts)
 {
@@ -42,8 +42,8 @@ static void usage(FILE *out, const struct cr_cli_opt *opts)
 
 /* The file of one task on one agent. */
 struct log_file {
-    char *agent;     /* "ip:port" */
-    char *path;      /* absolute path on the agent */
+    char *agent; /* "ip:port" */
+    char *path;  /* absolute path on the agent */
 };
 
 static void log_file_release(struct log_file *f)
@@ -62,7 +62,8 @@ static bool executor_has(const json_t *ex, const char *task_id, const char *exec
     for (size_t l = 0; l < 3; l++) {
         size_t i;
         json_t *task;
-        json_array_foreach(cr_cli_json_array(ex, lists[l]), i, task) {
+        json_array_foreach(cr_cli_json_array(ex, lists[l]), i, task)
+        {
             const char *tid = cr_cli_json_id(task, "id");
             if (tid && strcmp(tid, task_id) == 0)
                 return true;
@@ -81,18 +82,20 @@ static const char *find_sandbox(const json_t *agent_state, const char *task_id,
     static const char *const fw_lists[] = {"frameworks", "completed_frameworks"};
     static const char *const ex_lists[] = {"executors", "completed_executors"};
     const char *fallback = NULL;
-    for (size_t pass = 0; pass < 2; pass++) {       /* 0: live executors, 1: completed */
+    for (size_t pass = 0; pass < 2; pass++) { /* 0: live executors, 1: completed */
         for (size_t l = 0; l < 2; l++) {
             size_t i;
             json_t *fw;
-            json_array_foreach(cr_cli_json_array(agent_state, fw_lists[l]), i, fw) {
+            json_array_foreach(cr_cli_json_array(agent_state, fw_lists[l]), i, fw)
+            {
                 const char *fid = cr_cli_json_id(fw, "id");
                 bool right_fw = !framework_id || (fid && strcmp(fid, framework_id) == 0);
                 size_t k;
                 json_t *ex;
-                json_array_foreach(cr_cli_json_array(fw, ex_lists[pass]), k, ex) {
+                json_array_foreach(cr_cli_json_array(fw, ex_lists[pass]), k, ex)
+                {
                     const char *dir = cr_cli_json_str(ex, "directory");
-                    if (!dir || !executor_has(ex, task_id, executor_id))
+                    if (!dir || !*dir || !executor_has(ex, task_id, executor_id))
                         continue;
                     if (right_fw)
                         return dir;
@@ -105,52 +108,63 @@ static const char *find_sandbox(const json_t *agent_state, const char *task_id,
     return fallback;
 }
 
-/* Locate the task's log file. Returns 0 or an exit code with the error printed. */
-static int locate(const char *master, const char *task_id, bool use_stderr, struct log_file *f)
+/*
+ * Locate the task's log file. Returns 0; -EAGAIN when the task exists but has no sandbox
+ * yet (not launched on its agent yet) and is not over; or another negative code. err says
+ * why in every failure case.
+ */
+static int locate(const char *master, const char *task_id, bool use_stderr, struct log_file *f,
+                  struct cr_err *err)
 {
-    struct cr_err err = {0};
     json_t *state = NULL;
-    if (cr_cli_master_state(master, &state, &err) < 0)
-        return cr_cli_fail(verb, "%s", err.msg);
+    int rc = cr_cli_master_state(master, &state, err);
+    if (rc < 0)
+        return rc;
     struct cr_cli_task_ref ref;
     if (cr_cli_find_task(state, task_id, &ref) < 0) {
         json_decref(state);
-        return cr_cli_fail(verb, "no task '%s' (see 'corral tasks --all')", task_id);
+        return cr_err_set(err, -ENOENT, "no task '%s' (see 'corral tasks --all')", task_id);
     }
+    bool is_over = cr_cli_state_is_terminal(cr_cli_json_str(ref.task, "state"));
     const char *agent_id = cr_cli_json_id(ref.task, "slave_id");
     if (!agent_id)
         agent_id = cr_cli_json_id(ref.task, "agent_id");
     const json_t *agent = cr_cli_find_agent(state, agent_id);
     char addr[300];
     if (!agent || cr_cli_agent_address(agent, addr, sizeof(addr)) < 0) {
-        int code = cr_cli_fail(verb, "task '%s' ran on agent %s, which is not registered with "
-                                     "the master now; its sandbox is out of reach",
-                               task_id, agent_id ? agent_id : "(unknown)");
+        cr_err_set(err, -EHOSTUNREACH,
+                   "task '%s' ran on agent %s, which is not registered with "
+                   "the master now; its sandbox is out of reach",
+                   task_id, agent_id ? agent_id : "(unknown)");
         json_decref(state);
-        return code;
+        return -EHOSTUNREACH;
     }
     const char *executor_id = cr_cli_json_id(ref.task, "executor_id");
     if (!executor_id || !*executor_id)
         executor_id = task_id;
+    char *executor = cr_xstrdup(executor_id);
     char *framework_id = cr_xstrdup(cr_cli_json_id(ref.task, "framework_id"));
     json_decref(state);
 
-    f->agent = cr_xstrdup(addr);
     json_t *agent_state = NULL;
-    if (cr_cli_get_json("the agent", addr, "/state", &agent_state, &err) < 0) {
-        free(framework_id);
-        return cr_cli_fail(verb, "%s", err.msg);
-    }
-    const char *dir = find_sandbox(agent_state, task_id, executor_id, framework_id);
-    free(framework_id);
-    if (!dir) {
+    rc = cr_cli_get_json("the agent", addr, "/state", &agent_state, err);
+    if (rc == 0) {
+        const char *dir = find_sandbox(agent_state, task_id, executor, framework_id);
+        if (dir) {
+            free(f->agent);
+            free(f->path);
+            f->agent = cr_xstrdup(addr);
+            f->path = cr_xasprintf("%s/%s", dir, use_stderr ? "stderr" : "stdout");
+        } else {
+            rc = cr_err_set(err, is_over ? -ENOENT : -EAGAIN,
+                            "agent %s has no sandbox for task '%s' (%s)", addr, task_id,
+                            is_over ? "it was removed" : "the task has not started yet");
+        }
         json_decref(agent_state);
-        return cr_cli_fail(verb, "agent %s has no sandbox for task '%s' (it may not have started "
-                                 "yet, or its sandbox was removed)", addr, task_id);
     }
-    f->path = cr_xasprintf("%s/%s", dir, use_stderr ? "stderr" : "stdout");
-    json_decref(agent_state);
-    return 0;
+    free(executor);
+    free(framework_id);
+    return rc;
 }
 
 /*
@@ -168,8 +182,8 @@ static int read_file(const struct log_file *f, int64_t offset, int64_t length, c
     int status = 0;
     char *body = NULL;
     size_t body_len = 0;
-    int rc = cr_cli_http("the agent", f->agent, "GET", path, NULL, 15000, &status, &body,
-                         &body_len, err);
+    int rc = cr_cli_http("the agent", f->agent, "GET", path, NULL, 15000, &status, &body, &body_len,
+                         err);
     free(path);
     if (rc < 0)
         return rc;
@@ -192,8 +206,10 @@ static int read_file(const struct log_file *f, int64_t offset, int64_t length, c
     json_t *joff = json_object_get(j, "offset");
     if (!json_is_string(jdata) || !json_is_integer(joff)) {
         json_decref(j);
-        return cr_err_set(err, -EPROTO, "agent %s answered reading '%s' without \"data\" and "
-                                        "\"offset\"", f->agent, f->path);
+        return cr_err_set(err, -EPROTO,
+                          "agent %s answered reading '%s' without \"data\" and "
+                          "\"offset\"",
+                          f->agent, f->path);
     }
     if (size_out)
         *size_out = json_integer_value(joff);
@@ -294,8 +310,7 @@ static int task_is_over(const char *master, const char *task_id)
     return over;
 }
 
-static int follow(const char *master, const char *task_id, const struct log_file *f,
-                  int64_t offset)
+static int follow(const char *master, const char *task_id, const struct log_file *f, int64_t offset)
 {
     unsigned idle = FOLLOW_STATE_EVERY - 1; /* the first idle poll asks for the state */
     bool over = false;
@@ -329,8 +344,7 @@ static int follow(const char *master, const char *task_id, const struct log_file
         int64_t size = 0;
         if (read_file(f, -1, -1, NULL, NULL, &size, &err) == 0 && size < offset) {
             fflush(stdout);
-            fprintf(stderr, "corral logs: '%s' was rotated; reading it from the start\n",
-                    f->path);
+            fprintf(stderr, "corral logs: '%s' was rotated; reading it from the start\n", f->path);
             offset = 0;
         }
     }
@@ -360,8 +374,8 @@ int cr_cli_logs_main(int argc, char **argv)
         return CR_CLI_EXIT_OK;
     }
     if (rc == 0 && args.npos != 1)
-        rc = cr_err_set(&err, -EINVAL, args.npos == 0 ? "which task? give its id"
-                                                      : "give exactly one task id");
+        rc = cr_err_set(&err, -EINVAL,
+                        args.npos == 0 ? "which task? give its id" : "give exactly one task id");
     if (rc < 0) {
         cr_cli_args_release(&args);
         return cr_cli_usage_fail(verb, "%s", err.msg);
@@ -372,9 +386,18 @@ int cr_cli_logs_main(int argc, char **argv)
     cr_cli_catch_signals();
     char *master = cr_cli_master_resolve(master_flag);
     struct log_file f = {0};
-    int code = locate(master, task_id, use_stderr, &f);
-    if (code != 0)
+    int code = CR_CLI_EXIT_OK;
+    /* With -f, a task that has not reached its agent yet is waited for. */
+    while ((rc = locate(master, task_id, use_stderr, &f, &err)) == -EAGAIN && is_follow) {
+        if (!cr_cli_sleep_ms(FOLLOW_POLL_MS)) {
+            code = CR_CLI_EXIT_INTERRUPTED;
+            goto out;
+        }
+    }
+    if (rc < 0) {
+        code = cr_cli_fail(verb, "%s", err.msg);
         goto out;
+    }
 
     int64_t offset = 0;
     if (tail >= 0)
@@ -386,8 +409,8 @@ int cr_cli_logs_main(int argc, char **argv)
     if (rc == -ENOENT && is_follow) {
         rc = 0; /* not written yet: follow waits for it */
     } else if (rc == -ENOENT) {
-        code = cr_cli_fail(verb, "task '%s' has no %s yet", task_id,
-                           use_stderr ? "stderr" : "stdout");
+        code =
+            cr_cli_fail(verb, "task '%s' has no %s yet", task_id, use_stderr ? "stderr" : "stdout");
         goto out;
     }
     if (rc < 0) {

@@ -82,8 +82,7 @@ static void add_list(struct listing *l, const json_t *container, const char *key
 {
     size_t i;
     json_t *task;
-    json_array_foreach(cr_cli_json_array(container, key), i, task)
-        add_task(l, task, framework);
+    json_array_foreach(cr_cli_json_array(container, key), i, task) add_task(l, task, framework);
 }
 
 int cr_cli_tasks_main(int argc, char **argv)
@@ -123,7 +122,7 @@ int cr_cli_tasks_main(int argc, char **argv)
         return cr_cli_fail(verb, "the master's state has a 'frameworks' field that is not a list");
     }
 
-    static const char *const headers[] = {"TASK ID", "FRAMEWORK", "STATE", "AGENT",
+    static const char *const headers[] = {"TASK ID", "FRAMEWORK", "STATE",  "AGENT",
                                           "CPUS",    "MEM MB",    "UPDATED"};
     struct listing l = {.state = state, .now = cr_wall_seconds()};
     cr_cli_table_init(&l.table, 7, headers, (1u << 4) | (1u << 5) | (1u << 6));
@@ -132,7 +131,8 @@ int cr_cli_tasks_main(int argc, char **argv)
 
     size_t i;
     json_t *fw;
-    json_array_foreach(cr_cli_json_array(state, "frameworks"), i, fw) {
+    json_array_foreach(cr_cli_json_array(state, "frameworks"), i, fw)
+    {
         add_list(&l, fw, "tasks", fw);
         add_list(&l, fw, "unreachable_tasks", fw);
     }
@@ -140,7 +140,8 @@ int cr_cli_tasks_main(int argc, char **argv)
     if (all) {
         json_array_foreach(cr_cli_json_array(state, "frameworks"), i, fw)
             add_list(&l, fw, "completed_tasks", fw);
-        json_array_foreach(cr_cli_json_array(state, "completed_frameworks"), i, fw) {
+        json_array_foreach(cr_cli_json_array(state, "completed_frameworks"), i, fw)
+        {
             add_list(&l, fw, "tasks", fw);
             add_list(&l, fw, "unreachable_tasks", fw);
             add_list(&l, fw, "completed_tasks", fw);
