@@ -17,6 +17,7 @@
 
 #include "base/util.h"
 #include "net/http_client.h"
+#include "net/loop.h"
 #include "net/recordio.h"
 
 struct bench {
@@ -346,6 +347,7 @@ int main(int argc, char **argv)
     uv_run(&loop, UV_RUN_DEFAULT);
     cr_http_client_free(b.client);
     cr_recordio_reader_release(&b.reader);
+    cr_loop_close_all(&loop);
     uv_loop_close(&loop);
 
     double secs = b.t_end - b.t_start;

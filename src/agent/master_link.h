@@ -45,6 +45,9 @@ struct cr_master_link_callbacks {
     void (*on_disconnected)(void *ud);
     /* LAUNCH, KILL, SHUTDOWN_FRAMEWORK, ACKNOWLEDGED (ev borrowed for the call). */
     void (*on_event)(const struct cr_agent_event *ev, void *ud);
+    /* A LAUNCH that failed to parse but names its framework and task (all borrowed). */
+    void (*on_invalid_launch)(const char *framework_id, const char *task_id, const char *why,
+                              void *ud);
 };
 
 /*

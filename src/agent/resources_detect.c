@@ -47,8 +47,7 @@ int cr_meminfo_parse(const char *text, uint64_t *mem_bytes, struct cr_err *err)
     return cr_err_set(err, -EINVAL, "meminfo: no MemTotal line");
 }
 
-int cr_agent_probe_machine(const char *work_dir, struct cr_machine_facts *out,
-                           struct cr_err *err)
+int cr_agent_probe_machine(const char *work_dir, struct cr_machine_facts *out, struct cr_err *err)
 {
     memset(out, 0, sizeof(*out));
     cpu_set_t set;

@@ -33,8 +33,7 @@ struct cr_machine_facts {
 int cr_meminfo_parse(const char *text, uint64_t *mem_bytes, struct cr_err *err);
 
 /* Read the facts of this machine; work_dir must exist. Returns 0 or -errno with err. */
-int cr_agent_probe_machine(const char *work_dir, struct cr_machine_facts *out,
-                           struct cr_err *err);
+int cr_agent_probe_machine(const char *work_dir, struct cr_machine_facts *out, struct cr_err *err);
 
 /*
  * out := resources from facts, overridden by override_text (Mesos text form, may be

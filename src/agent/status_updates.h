@@ -52,7 +52,7 @@ struct cr_su_stream {
 struct cr_status_updates {
     struct cr_map streams; /* key -> struct cr_su_stream * */
     bool online;
-    size_t pending;        /* updates queued over all streams */
+    size_t pending; /* updates queued over all streams */
     cr_su_send_fn send;
     void *ud;
 };

@@ -3,13 +3,16 @@
  * (plus whatever it starts) per task, confined by an ordered list of isolators.
  *
  * Launch, in Mesos' order: isolators' prepare -> fork (the child makes itself a session
- * and process-group leader, points stdin at /dev/null and stdout/stderr at the
- * sandbox files, then blocks on a socket) -> isolators' isolate(pid) in the parent ->
- * "go" byte -> the child drops privileges and execs. The child's end of that socket is
- * close-on-exec, so the parent learns the outcome without blocking: EOF means the exec
- * succeeded (on_started), a small report means a step failed (errno and which step).
- * Every other descriptor is marked close-on-exec in the child, so nothing of the agent
- * leaks into tasks.
+ * and process-group leader, then blocks on a socket) -> isolators' isolate(pid) in the
+ * parent -> "go" byte -> the child points stdin at /dev/null and stdout/stderr at the
+ * sandbox files, drops privileges and execs. When no isolator has an isolate() hook
+ * (posix; cgroups v2 can use CLONE_INTO_CGROUP instead) there is nothing to wait for, so
+ * the child is created like posix_spawn does, with clone(CLONE_VM | CLONE_VFORK): no page
+ * tables copied and no copy-on-write faults in a busy agent, the parent resuming once the
+ * child has exec'd. Either way the child's end of the socket is close-on-exec, so the
+ * parent learns the outcome without blocking: EOF means the exec succeeded (on_started),
+ * a small report means a step failed (errno and which step). Every other descriptor is
+ * marked close-on-exec in the child, so nothing of the agent leaks into tasks.
  *
  * Waiting uses a pidfd (Linux >= 5.3) watched by a uv_poll: readable when the leader
  * exits. The containerizer then peeks at the status without reaping (WNOWAIT), kills
@@ -40,11 +43,12 @@ struct cr_container;
 
 /* How a container ended. */
 struct cr_container_exit {
-    bool launched;  /* false: the command never ran (a pre-exec step failed, see error) */
-    int error_code; /* !launched: the errno of the failed step */
+    bool launched;   /* false: a pre-exec step failed (see error); true: signaled/code say how
+                        the process ended (it may have been killed before its exec) */
+    int error_code;  /* !launched: the errno of the failed step */
     char error[256]; /* !launched: "execute 'x': No such file or directory" */
-    bool signaled;  /* launched: true if killed by a signal */
-    int code;       /* launched: exit status (!signaled) or signal number (signaled) */
+    bool signaled;   /* launched: true if killed by a signal */
+    int code;        /* launched: exit status (!signaled) or signal number (signaled) */
 };
 
 /* The exec succeeded (called at most once, always before on_exited). */
@@ -60,9 +64,10 @@ typedef void (*cr_container_exited_fn)(struct cr_container *c, const struct cr_c
 struct cr_launch_spec {
     const char *container_id;             /* required, unique among live containers */
     const char *sandbox;                  /* required: existing directory, the working dir */
-    const char *const *argv;              /* required, NULL-terminated; argv[0] is the program:
-                                             with a '/' used as is, else searched in the PATH of
-                                             envp (or the standard PATH) */
+    const char *program;                  /* the executable: with a '/' used as is, else
+                                             searched in the PATH of envp (or the standard
+                                             PATH); NULL = argv[0] */
+    const char *const *argv;              /* required, NULL-terminated, argv[0] included */
     const char *const *envp;              /* NULL-terminated; NULL = empty environment */
     const char *stdout_path;              /* required: created (or appended to) */
     const char *stderr_path;              /* required */
@@ -80,6 +85,13 @@ struct cr_launch_spec {
  */
 int cr_containerizer_new(uv_loop_t *loop, const char *isolation, struct cr_containerizer **out,
                          struct cr_err *err);
+
+/*
+ * The same with the isolators given as ops tables (borrowed, static), in order: for
+ * isolators outside the registry (tests, embedders).
+ */
+int cr_containerizer_new_ops(uv_loop_t *loop, const struct cr_isolator_ops *const *ops, size_t n,
+                             struct cr_containerizer **out, struct cr_err *err);
 
 /*
  * Tell the isolators which containers survive from a previous run (none today; the

@@ -4,6 +4,7 @@
  */
 #include "isolate/isolator.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "isolate/posix.h"
@@ -20,7 +21,15 @@ const struct cr_isolator_ops *cr_isolator_find(const char *name)
     return NULL;
 }
 
-const char *cr_isolator_names(void)
+char *cr_isolator_names(char *buf, size_t size)
 {
-    return "posix";
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof(registry) / sizeof(registry[0]) && used < size; i++) {
+        int n = snprintf(buf + used, size - used, "%s%s", i ? "," : "", registry[i]->name);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+    return buf;
 }

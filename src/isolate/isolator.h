@@ -36,8 +36,8 @@
 
 /* Resource statistics of one container (Mesos' ResourceStatistics subset). */
 struct cr_usage {
-    double timestamp;             /* epoch seconds when sampled */
-    double cpus_user_time_secs;   /* summed over the container's processes */
+    double timestamp;           /* epoch seconds when sampled */
+    double cpus_user_time_secs; /* summed over the container's processes */
     double cpus_system_time_secs;
     uint64_t mem_rss_bytes;
     uint32_t processes;
@@ -67,8 +67,7 @@ struct cr_isolator_ops {
     void (*destroy)(void *state);
 
     /* Re-attach to known containers; everything else it finds is an orphan to clean. */
-    int (*recover)(void *state, const struct cr_container_ref *known, size_t n,
-                   struct cr_err *err);
+    int (*recover)(void *state, const struct cr_container_ref *known, size_t n, struct cr_err *err);
     int (*prepare)(void *state, const struct cr_container_config *cfg, struct cr_err *err);
     int (*isolate)(void *state, const char *container_id, pid_t pid, struct cr_err *err);
     int (*update)(void *state, const char *container_id, const struct cr_resources *resources,
@@ -82,7 +81,7 @@ struct cr_isolator_ops {
 /* The ops table registered under name ("posix"), or NULL. Borrowed, static. */
 const struct cr_isolator_ops *cr_isolator_find(const char *name);
 
-/* Names of every registered isolator, comma-separated (for messages). Static. */
-const char *cr_isolator_names(void);
+/* Names of every registered isolator, comma-separated, into buf (for messages). Returns buf. */
+char *cr_isolator_names(char *buf, size_t size);
 
 #endif

@@ -148,8 +148,8 @@ static int posix_usage(void *state, const char *container_id, pid_t pid, struct 
                        struct cr_err *err)
 {
     (void)state;
-    int rc = cr_posix_usage_scan("/proc", pid, sysconf(_SC_CLK_TCK), sysconf(_SC_PAGESIZE), usage,
-                                 err);
+    int rc =
+        cr_posix_usage_scan("/proc", pid, sysconf(_SC_CLK_TCK), sysconf(_SC_PAGESIZE), usage, err);
     if (rc < 0)
         return cr_err_wrap(err, "usage of container '%s'", container_id);
     return 0;

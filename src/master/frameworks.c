@@ -377,7 +377,9 @@ void fw_teardown(struct cr_master *m, struct fw *fw, const char *why)
     master_unpersist(m, TABLE, fw->id, NULL, NULL);
     fw->unregistered_time = cr_wall_seconds();
     if (fw->stream) {
-        master_stream_send(fw->stream, cr_event_error("Framework has been removed"));
+        /* A framework that asked for its own teardown just sees its stream end. */
+        if (strcmp(why, CR_TEARDOWN_BY_FRAMEWORK) != 0)
+            master_stream_send(fw->stream, cr_event_error("Framework has been removed"));
         cr_http_stream_release(fw->stream);
         fw->stream = NULL;
     }

@@ -142,7 +142,7 @@ static void dispatch(struct cr_master *m, struct cr_http_req *req, struct cr_sch
 
     switch (call->type) {
     case CR_CALL_TEARDOWN:
-        fw_teardown(m, fw, "teardown requested by the framework");
+        fw_teardown(m, fw, CR_TEARDOWN_BY_FRAMEWORK);
         break;
     case CR_CALL_ACCEPT:
         offers_accept(m, fw, call);

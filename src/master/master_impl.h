@@ -166,6 +166,9 @@ int master_stream_send(struct cr_http_stream *stream, json_t *event);
 /* frameworks.c */
 struct fw *fw_find(struct cr_master *m, const char *id);
 void fw_subscribe(struct cr_master *m, struct cr_http_req *req, struct cr_sched_call *call);
+/* Remove a framework: kill its tasks, forget its offers, delete it from the registry.
+ * why is logged; CR_TEARDOWN_BY_FRAMEWORK means the framework asked (no ERROR event). */
+#define CR_TEARDOWN_BY_FRAMEWORK "teardown requested by the framework"
 void fw_teardown(struct cr_master *m, struct fw *fw, const char *why);
 void fw_send(struct fw *fw, json_t *event);
 void fw_recover(struct cr_master *m, const char *id, const char *info_json);

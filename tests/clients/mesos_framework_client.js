@@ -32,7 +32,8 @@ const scheduler = new Scheduler({
 let done = false;
 scheduler.on("subscribed", (o) => console.log("SUBSCRIBED " + o.frameworkId));
 scheduler.on("offers", () => console.log("OFFERS"));
-scheduler.on("update", (status) => {
+scheduler.on("update", (update) => {
+    const status = update && update.status ? update.status : update;
     console.log("UPDATE " + status.state);
     if (status.state === "TASK_RUNNING" && !done) {
         done = true;

@@ -47,6 +47,27 @@ def wait_for(pred, timeout=15.0, interval=0.05, what="condition"):
     raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
 
 
+def reap_strays(workdir):
+    """Kill processes a test left behind: those whose working directory is inside the
+    test's own work dir (task sandboxes). Returns their pids. Only ever our processes."""
+    killed = []
+    root = os.path.realpath(workdir) + os.sep
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            cwd = os.readlink(f"/proc/{pid}/cwd")
+        except OSError:
+            continue
+        if (cwd + os.sep).startswith(root):
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+                killed.append(int(pid))
+            except OSError:
+                pass
+    return killed
+
+
 class Daemon:
     """One corral process; its output goes to a log file."""
 
@@ -186,6 +207,7 @@ class Cluster:
                 problems.append(f"{d.name} exited with {rc}")
             for rep in d.sanitizer_reports():
                 problems.append(f"{d.name}: {rep}")
+        reap_strays(self.workdir)
         return problems
 
 
@@ -269,6 +291,16 @@ class Scheduler:
             st = ev["update"]["status"]
             return st["task_id"]["value"] == task_id and (state is None or st["state"] == state)
         return self.expect("UPDATE", timeout, match)["update"]["status"]
+
+    def until(self, task_id, state, timeout=20):
+        """Acknowledge each update of task_id until one in state arrives (also acked)."""
+        deadline = time.time() + timeout
+        while True:
+            st = self.update(task_id, timeout=max(0.1, deadline - time.time()))
+            if "uuid" in st:
+                self.ack(st)
+            if st["state"] == state:
+                return st
 
     def call(self, ctype, body=None, headers=None, raw=None):
         msg = {"framework_id": {"value": self.framework_id}, "type": ctype}

@@ -68,7 +68,7 @@ def test_failed_task_reports_exit_code(cluster):
     try:
         offer = s.offers()[0]
         s.launch(offer, [task_info(offer, "bad", ["/bin/sh", "-c", "exit 3"])])
-        st = s.update("bad", "TASK_FAILED")
+        st = s.until("bad", "TASK_FAILED")
         assert "3" in st.get("message", ""), st
     finally:
         s.close()
@@ -297,7 +297,7 @@ def test_ports_resource_launch_sets_env(cluster):
         t["resources"].append({"name": "ports", "type": "RANGES",
                                "ranges": {"range": [{"begin": 31005, "end": 31006}]}})
         s.launch(offer, [t])
-        st = s.update("porty", "TASK_FINISHED")
+        st = s.until("porty", "TASK_FINISHED")
         assert st["state"] == "TASK_FINISHED"
     finally:
         s.close()
@@ -310,6 +310,6 @@ def test_environment_and_argv(cluster):
         t = task_info(offer, "envy", ["/bin/sh", "-c", 'test "$GREETING" = "hi there"'])
         t["command"]["environment"] = {"variables": [{"name": "GREETING", "value": "hi there"}]}
         s.launch(offer, [t])
-        s.update("envy", "TASK_FINISHED")
+        s.until("envy", "TASK_FINISHED")
     finally:
         s.close()

@@ -1,0 +1,571 @@
+/*
+ * tasks.c - the agent's tasks: LAUNCH -> sandbox + container -> status updates ->
+ * (KILL) -> exit -> terminal update -> acknowledged -> completed.
+ *
+ * States a task reports (API-COMPAT §2.1), source SOURCE_EXECUTOR unless noted:
+ *   STARTING  once the container's process exists (before exec), as Mesos' command
+ *             executor sends it first;
+ *   RUNNING   when the exec succeeded;
+ *   KILLING   on KILL, if the framework has TASK_KILLING_STATE;
+ *   FINISHED  exit status 0; FAILED  other exit status or signal, or exec failure;
+ *   KILLED    the process ended after a KILL (or SHUTDOWN_FRAMEWORK);
+ *   ERROR     (SOURCE_AGENT) the task cannot run here: invalid TaskInfo, or an
+ *             ExecutorInfo (custom executors are not supported yet);
+ *   FAILED    (SOURCE_AGENT) the sandbox or container could not be created (unknown
+ *             user, ...), reason REASON_CONTAINER_LAUNCH_FAILED.
+ * KILL of a task this agent never had: TASK_DROPPED for PARTITION_AWARE frameworks,
+ * TASK_LOST otherwise (SOURCE_AGENT, REASON_TASK_UNKNOWN), as Mesos' agent does. KILL of
+ * a completed task re-sends its terminal state; KILL of a task whose terminal update
+ * is still unacknowledged does nothing (that update is being retried).
+ *
+ * Invariants: a task is in a->tasks iff it is in the active list; t->container is
+ * non-NULL iff its process may still run; a task leaves the active set only after its
+ * terminal update was acknowledged (so it has no pending updates and no container).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent/agent_internal.h"
+#include "base/log.h"
+#include "base/util.h"
+
+/* ------------------------------------------------------------------ frameworks */
+
+static struct agent_framework *fw_get(struct cr_agent *a, const char *id,
+                                      const struct cr_framework_info *info)
+{
+    struct agent_framework *fw = cr_map_get(&a->frameworks, id);
+    if (!fw) {
+        fw = cr_xcalloc(1, sizeof(*fw));
+        fw->id = cr_xstrdup(id);
+        cr_framework_info_init(&fw->info);
+        cr_map_put(&a->frameworks, fw->id, fw);
+    }
+    if (info) {
+        struct cr_framework_info copy;
+        memset(&copy, 0, sizeof(copy));
+        if (cr_framework_info_copy(&copy, info) == 0) {
+            cr_framework_info_release(&fw->info);
+            fw->info = copy;
+            fw->has_info = true;
+        }
+    }
+    return fw;
+}
+
+static void fw_drop_if_unused(struct cr_agent *a, struct agent_framework *fw)
+{
+    if (fw->nactive > 0 || fw->ncompleted > 0)
+        return;
+    cr_map_remove(&a->frameworks, fw->id);
+    cr_framework_info_release(&fw->info);
+    free(fw->id);
+    free(fw);
+}
+
+static bool fw_partition_aware(const struct agent_framework *fw)
+{
+    return fw && fw->has_info && (fw->info.capabilities & CR_FWCAP_PARTITION_AWARE);
+}
+
+/* ------------------------------------------------------------------ records */
+
+static void task_free(struct agent_task *t)
+{
+    free(t->key);
+    free(t->framework_id);
+    free(t->task_id);
+    cr_task_info_release(&t->info);
+    free(t->allocation_role);
+    free(t->container_id);
+    free(t->directory);
+    free(t->user);
+    for (size_t i = 0; i < t->nstatuses; i++)
+        cr_task_status_release(&t->statuses[i]);
+    free(t->statuses);
+    free(t);
+}
+
+void agent_tasks_init(struct cr_agent *a)
+{
+    cr_map_init(&a->tasks);
+    cr_map_init(&a->frameworks);
+    a->completed = cr_xcalloc(CR_AGENT_MAX_COMPLETED, sizeof(*a->completed));
+    a->completed_start = a->ncompleted = 0;
+}
+
+void agent_tasks_release(struct cr_agent *a)
+{
+    struct agent_task *t = a->tasks_head;
+    while (t) {
+        struct agent_task *next = t->next;
+        task_free(t);
+        t = next;
+    }
+    a->tasks_head = a->tasks_tail = NULL;
+    a->ntasks = 0;
+    cr_map_release(&a->tasks);
+    for (size_t i = 0; i < a->ncompleted; i++)
+        task_free(agent_completed_at(a, i));
+    free(a->completed);
+    a->completed = NULL;
+    a->ncompleted = 0;
+    size_t it = 0;
+    const char *key;
+    void *value;
+    while (cr_map_next(&a->frameworks, &it, &key, &value)) {
+        struct agent_framework *fw = value;
+        cr_framework_info_release(&fw->info);
+        free(fw->id);
+        free(fw);
+    }
+    cr_map_release(&a->frameworks);
+}
+
+struct agent_task *agent_completed_at(const struct cr_agent *a, size_t i)
+{
+    return a->completed[(a->completed_start + i) % CR_AGENT_MAX_COMPLETED];
+}
+
+const struct cr_task_status *agent_task_latest(const struct agent_task *t)
+{
+    return t->nstatuses ? &t->statuses[t->nstatuses - 1] : NULL;
+}
+
+static struct agent_task *task_new(struct cr_agent *a, char *key, const char *framework_id,
+                                   const char *task_id, struct agent_framework *fw)
+{
+    struct agent_task *t = cr_xcalloc(1, sizeof(*t));
+    t->agent = a;
+    t->key = key;
+    t->framework_id = cr_xstrdup(framework_id);
+    t->task_id = cr_xstrdup(task_id);
+    t->fw = fw;
+    cr_task_info_init(&t->info);
+    t->state = CR_TASK_STAGING;
+    t->kill_grace_ms = -1;
+    t->launched_at = cr_wall_seconds();
+    fw->nactive++;
+    cr_map_put(&a->tasks, t->key, t);
+    t->prev = a->tasks_tail;
+    if (a->tasks_tail)
+        a->tasks_tail->next = t;
+    else
+        a->tasks_head = t;
+    a->tasks_tail = t;
+    a->ntasks++;
+    return t;
+}
+
+/* Active -> completed ring (evicting the oldest completed task when full). */
+static void task_complete(struct cr_agent *a, struct agent_task *t)
+{
+    cr_map_remove(&a->tasks, t->key);
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        a->tasks_head = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+    else
+        a->tasks_tail = t->prev;
+    t->prev = t->next = NULL;
+    a->ntasks--;
+    t->fw->nactive--;
+    t->fw->ncompleted++;
+    if (a->ncompleted == CR_AGENT_MAX_COMPLETED) {
+        struct agent_task *old = a->completed[a->completed_start];
+        a->completed_start = (a->completed_start + 1) % CR_AGENT_MAX_COMPLETED;
+        a->ncompleted--;
+        old->fw->ncompleted--;
+        fw_drop_if_unused(a, old->fw);
+        task_free(old);
+    }
+    a->completed[(a->completed_start + a->ncompleted) % CR_AGENT_MAX_COMPLETED] = t;
+    a->ncompleted++;
+    CR_DEBUG("task completed task=%s framework=%s state=%s", t->task_id, t->framework_id,
+             cr_task_state_name(t->state));
+}
+
+/* Keep a copy of s as the task's latest status (dropping the oldest beyond the cap). */
+static void task_record_status(struct agent_task *t, const struct cr_task_status *s)
+{
+    if (t->nstatuses == CR_AGENT_MAX_STATUSES) {
+        cr_task_status_release(&t->statuses[0]);
+        memmove(&t->statuses[0], &t->statuses[1],
+                (CR_AGENT_MAX_STATUSES - 1) * sizeof(t->statuses[0]));
+        t->nstatuses--;
+    }
+    if (!t->statuses)
+        t->statuses = cr_xcalloc(CR_AGENT_MAX_STATUSES, sizeof(t->statuses[0]));
+    struct cr_task_status *slot = &t->statuses[t->nstatuses];
+    memset(slot, 0, sizeof(*slot));
+    if (cr_task_status_copy(slot, s) == 0)
+        t->nstatuses++;
+}
+
+/* Generate a status update for t with a fresh uuid and queue it. */
+static void task_emit(struct cr_agent *a, struct agent_task *t, enum cr_task_state state,
+                      enum cr_task_source source, enum cr_task_reason reason, const char *message)
+{
+    struct cr_task_status s;
+    memset(&s, 0, sizeof(s));
+    s.task_id = t->task_id;
+    s.state = state;
+    s.message = (char *)message;
+    s.source = source;
+    s.reason = reason;
+    s.agent_id = a->agent_id;
+    s.executor_id = t->container_id ? t->task_id : NULL;
+    s.timestamp = cr_wall_seconds();
+    s.has_uuid = true;
+    cr_random_bytes(s.uuid, sizeof(s.uuid));
+    s.healthy = -1;
+    s.container_id = t->container_id;
+    t->state = state;
+    task_record_status(t, &s);
+    CR_LOG(cr_task_state_is_terminal(state) && state != CR_TASK_FINISHED ? CR_LOG_INFO
+                                                                         : CR_LOG_DEBUG,
+           "task status task=%s framework=%s state=%s%s%s", t->task_id, t->framework_id,
+           cr_task_state_name(state), message ? " message=" : "", message ? message : "");
+    agent_send_status(a, t->framework_id, &s);
+}
+
+/* ------------------------------------------------------------------ containers */
+
+static const char *signal_name(int sig, char *buf, size_t size)
+{
+    const char *abbrev = sigabbrev_np(sig);
+    if (abbrev)
+        snprintf(buf, size, "SIG%s", abbrev);
+    else
+        snprintf(buf, size, "signal %d", sig);
+    return buf;
+}
+
+static void on_started(struct cr_container *c, void *ud)
+{
+    struct agent_task *t = ud;
+    (void)c;
+    task_emit(t->agent, t, CR_TASK_RUNNING, CR_SOURCE_EXECUTOR, CR_REASON_NONE, NULL);
+}
+
+static void on_exited(struct cr_container *c, const struct cr_container_exit *ex, void *ud)
+{
+    struct agent_task *t = ud;
+    struct cr_agent *a = t->agent;
+    (void)c;
+    t->container = NULL;
+    char msg[320], sig[32];
+    enum cr_task_state state;
+    enum cr_task_reason reason = CR_REASON_NONE;
+    if (!ex->launched) {
+        state = CR_TASK_FAILED;
+        reason = CR_REASON_CONTAINER_LAUNCH_FAILED;
+        snprintf(msg, sizeof(msg), "Failed to %s", ex->error);
+    } else {
+        if (ex->signaled)
+            snprintf(msg, sizeof(msg), "Command terminated with signal %s",
+                     signal_name(ex->code, sig, sizeof(sig)));
+        else if (ex->code < 0)
+            snprintf(msg, sizeof(msg), "Command exited with an unknown status");
+        else
+            snprintf(msg, sizeof(msg), "Command exited with status %d", ex->code);
+        if (t->kill_requested)
+            state = CR_TASK_KILLED;
+        else if (!ex->signaled && ex->code == 0)
+            state = CR_TASK_FINISHED;
+        else
+            state = CR_TASK_FAILED;
+    }
+    task_emit(a, t, state, CR_SOURCE_EXECUTOR, reason, msg);
+}
+
+/* Create <work>/slaves/<agent>/frameworks/<fw>/executors/<task>/runs/<cid> + runs/latest. */
+static int make_sandbox(struct cr_agent *a, struct agent_task *t, struct cr_err *err)
+{
+    char *runs = cr_xasprintf("%s/slaves/%s/frameworks/%s/executors/%s/runs", a->work_dir,
+                              a->agent_id, t->framework_id, t->task_id);
+    char *dir = cr_xasprintf("%s/%s", runs, t->container_id);
+    int rc = cr_mkdir_p(dir, 0755, err);
+    if (rc < 0) {
+        free(runs);
+        free(dir);
+        return rc;
+    }
+    char *tmp = cr_xasprintf("%s/.latest-%s", runs, t->container_id);
+    char *latest = cr_xasprintf("%s/latest", runs);
+    if (symlink(t->container_id, tmp) < 0 || rename(tmp, latest) < 0) {
+        rc = cr_err_sys(err, -errno, "link '%s'", latest);
+        unlink(tmp);
+    }
+    free(tmp);
+    free(latest);
+    free(runs);
+    if (rc < 0) {
+        free(dir);
+        return rc;
+    }
+    t->directory = dir;
+    return 0;
+}
+
+static void launch_container(struct cr_agent *a, struct agent_task *t)
+{
+    struct cr_err err;
+    cr_err_clear(&err);
+    char uuid[37];
+    cr_uuid_text(uuid);
+    t->container_id = cr_xstrdup(uuid);
+    if (make_sandbox(a, t, &err) < 0) {
+        char msg[320];
+        snprintf(msg, sizeof(msg), "Failed to create sandbox: %s", cr_err_msg(&err));
+        task_emit(a, t, CR_TASK_FAILED, CR_SOURCE_AGENT, CR_REASON_CONTAINER_LAUNCH_FAILED, msg);
+        return;
+    }
+    char **argv = NULL, **envp = NULL;
+    if (agent_task_command(a, t, &argv, &envp, &err) < 0) {
+        char msg[320];
+        snprintf(msg, sizeof(msg), "Task is invalid: %s", cr_err_msg(&err));
+        task_emit(a, t, CR_TASK_ERROR, CR_SOURCE_AGENT, CR_REASON_TASK_INVALID, msg);
+        return;
+    }
+    char *out_path = cr_xasprintf("%s/stdout", t->directory);
+    char *err_path = cr_xasprintf("%s/stderr", t->directory);
+    t->user = cr_xstrdup(t->info.command.user);
+    struct cr_launch_spec spec = {
+        .container_id = t->container_id,
+        .sandbox = t->directory,
+        .program = t->info.command.shell ? "/bin/sh" : t->info.command.value,
+        .argv = (const char *const *)argv,
+        .envp = (const char *const *)envp,
+        .stdout_path = out_path,
+        .stderr_path = err_path,
+        .user = t->user,
+        .resources = &t->info.resources,
+        .on_started = on_started,
+        .on_exited = on_exited,
+        .ud = t,
+    };
+    struct cr_container *c = NULL;
+    int rc = cr_containerizer_launch(a->cz, &spec, &c, &err);
+    agent_strv_free(argv);
+    agent_strv_free(envp);
+    free(out_path);
+    free(err_path);
+    if (rc < 0) {
+        char msg[320];
+        snprintf(msg, sizeof(msg), "Failed to launch container: %s", cr_err_msg(&err));
+        task_emit(a, t, CR_TASK_FAILED, CR_SOURCE_AGENT, CR_REASON_CONTAINER_LAUNCH_FAILED, msg);
+        return;
+    }
+    t->container = c;
+    CR_DEBUG("task launched task=%s framework=%s container=%s pid=%d", t->task_id, t->framework_id,
+             t->container_id, (int)cr_container_pid(c));
+    task_emit(a, t, CR_TASK_STARTING, CR_SOURCE_EXECUTOR, CR_REASON_NONE, NULL);
+}
+
+/* ------------------------------------------------------------------ events */
+
+/* A task record for framework_id/task_id, or NULL (logged) if one is already active. */
+static struct agent_task *task_begin(struct cr_agent *a, const char *framework_id,
+                                     const char *task_id, const struct cr_framework_info *fi)
+{
+    char *key = cr_agent_task_key(framework_id, task_id);
+    if (cr_map_get(&a->tasks, key)) {
+        CR_WARN("ignoring LAUNCH of a task that is already active task=%s framework=%s", task_id,
+                framework_id);
+        free(key);
+        return NULL;
+    }
+    struct agent_framework *fw = fw_get(a, framework_id, fi);
+    return task_new(a, key, framework_id, task_id, fw);
+}
+
+/* Give a record without a valid TaskInfo the minimal one SUBSCRIBE reports. */
+static void task_minimal_info(const struct cr_agent *a, struct agent_task *t)
+{
+    cr_task_info_release(&t->info);
+    cr_task_info_init(&t->info);
+    t->info.name = cr_xstrdup(t->task_id);
+    t->info.task_id = cr_xstrdup(t->task_id);
+    t->info.agent_id = cr_xstrdup(a->agent_id ? a->agent_id : "");
+}
+
+void agent_on_invalid_launch(struct cr_agent *a, const char *framework_id, const char *task_id,
+                             const char *why)
+{
+    struct agent_task *t = task_begin(a, framework_id, task_id, NULL);
+    if (!t)
+        return;
+    task_minimal_info(a, t);
+    char msg[320];
+    snprintf(msg, sizeof(msg), "Task is invalid: %s", why);
+    task_emit(a, t, CR_TASK_ERROR, CR_SOURCE_AGENT, CR_REASON_TASK_INVALID, msg);
+}
+
+void agent_on_launch(struct cr_agent *a, const struct cr_agent_event *ev)
+{
+    const char *fw_id = ev->framework_info.id;
+    const char *task_id = ev->task.task_id;
+    if (!fw_id || !task_id) {
+        CR_ERROR("ignoring LAUNCH without framework or task id");
+        return;
+    }
+    struct agent_task *t = task_begin(a, fw_id, task_id, &ev->framework_info);
+    if (!t)
+        return;
+    t->allocation_role = cr_xstrdup(ev->allocation_role);
+    struct cr_err verr;
+    cr_err_clear(&verr);
+    if (cr_validate_id(task_id, &verr) < 0 || cr_validate_id(fw_id, &verr) < 0) {
+        task_minimal_info(a, t);
+        char msg[320];
+        snprintf(msg, sizeof(msg),
+                 "Task is invalid: its task or framework id cannot name a "
+                 "sandbox directory: %s",
+                 cr_err_msg(&verr));
+        task_emit(a, t, CR_TASK_ERROR, CR_SOURCE_AGENT, CR_REASON_TASK_INVALID, msg);
+        return;
+    }
+    if (cr_task_info_copy(&t->info, &ev->task) < 0) {
+        task_minimal_info(a, t);
+        task_emit(a, t, CR_TASK_FAILED, CR_SOURCE_AGENT, CR_REASON_CONTAINER_LAUNCH_FAILED,
+                  "Failed to launch: out of memory");
+        return;
+    }
+    t->has_info = true;
+    if (cr_task_info_validate(&t->info, &verr) < 0) {
+        char msg[320];
+        snprintf(msg, sizeof(msg), "Task is invalid: %s", cr_err_msg(&verr));
+        task_emit(a, t, CR_TASK_ERROR, CR_SOURCE_AGENT, CR_REASON_TASK_INVALID, msg);
+        return;
+    }
+    if (t->info.executor) {
+        task_emit(a, t, CR_TASK_ERROR, CR_SOURCE_AGENT, CR_REASON_TASK_INVALID,
+                  "Task is invalid: custom executors are not supported yet "
+                  "(TaskInfo.executor); use TaskInfo.command");
+        return;
+    }
+    launch_container(a, t);
+}
+
+static int64_t kill_grace(const struct agent_task *t, int64_t requested_ms)
+{
+    if (requested_ms >= 0)
+        return requested_ms;
+    if (t->has_info && t->info.kill_grace_ms >= 0)
+        return t->info.kill_grace_ms;
+    return CR_AGENT_DEFAULT_GRACE_MS;
+}
+
+static void kill_task(struct cr_agent *a, struct agent_task *t, int64_t grace_ms)
+{
+    int64_t grace = kill_grace(t, grace_ms);
+    if (t->kill_requested) {
+        CR_INFO("task already being killed task=%s grace_ms=%lld", t->task_id, (long long)grace);
+        cr_container_stop(t->container, grace); /* can only bring the SIGKILL closer */
+        return;
+    }
+    t->kill_requested = true;
+    t->kill_grace_ms = grace;
+    if (t->fw->has_info && (t->fw->info.capabilities & CR_FWCAP_TASK_KILLING_STATE) &&
+        (t->state == CR_TASK_STARTING || t->state == CR_TASK_RUNNING))
+        task_emit(a, t, CR_TASK_KILLING, CR_SOURCE_EXECUTOR, CR_REASON_NONE, NULL);
+    CR_INFO("killing task task=%s framework=%s grace_ms=%lld", t->task_id, t->framework_id,
+            (long long)grace);
+    cr_container_stop(t->container, grace);
+}
+
+/* The most recent completed record of a task, or NULL. */
+static struct agent_task *find_completed(struct cr_agent *a, const char *key)
+{
+    for (size_t i = a->ncompleted; i-- > 0;) {
+        struct agent_task *t = agent_completed_at(a, i);
+        if (strcmp(t->key, key) == 0)
+            return t;
+    }
+    return NULL;
+}
+
+void agent_on_kill(struct cr_agent *a, const struct cr_agent_event *ev)
+{
+    char *key = cr_agent_task_key(ev->framework_id, ev->task_id);
+    struct agent_task *t = cr_map_get(&a->tasks, key);
+    if (t) {
+        free(key);
+        if (t->container)
+            kill_task(a, t, ev->kill_grace_ms);
+        else
+            CR_INFO("KILL of a task that already ended; its terminal update is pending task=%s "
+                    "state=%s",
+                    t->task_id, cr_task_state_name(t->state));
+        return;
+    }
+    struct agent_task *done = find_completed(a, key);
+    free(key);
+    struct cr_task_status s;
+    memset(&s, 0, sizeof(s));
+    const struct cr_task_status *latest = done ? agent_task_latest(done) : NULL;
+    if (latest) {
+        /* Say the terminal state again, as a fresh update from the agent. */
+        if (cr_task_status_copy(&s, latest) < 0)
+            return;
+        s.source = CR_SOURCE_AGENT;
+        CR_INFO("KILL of a completed task, re-sending its state task=%s state=%s", ev->task_id,
+                cr_task_state_name(s.state));
+    } else {
+        struct agent_framework *fw = cr_map_get(&a->frameworks, ev->framework_id);
+        s.task_id = cr_xstrdup(ev->task_id);
+        s.state = fw_partition_aware(fw) ? CR_TASK_DROPPED : CR_TASK_LOST;
+        s.message = cr_xstrdup("Task is unknown to the agent");
+        s.source = CR_SOURCE_AGENT;
+        s.reason = CR_REASON_TASK_UNKNOWN;
+        s.agent_id = cr_xstrdup(a->agent_id);
+        s.healthy = -1;
+        CR_INFO("KILL of an unknown task task=%s framework=%s answer=%s", ev->task_id,
+                ev->framework_id, cr_task_state_name(s.state));
+    }
+    s.timestamp = cr_wall_seconds();
+    s.has_uuid = true;
+    cr_random_bytes(s.uuid, sizeof(s.uuid));
+    agent_send_status(a, ev->framework_id, &s);
+    cr_task_status_release(&s);
+}
+
+void agent_on_shutdown_framework(struct cr_agent *a, const struct cr_agent_event *ev)
+{
+    size_t n = 0;
+    for (struct agent_task *t = a->tasks_head; t; t = t->next) {
+        if (strcmp(t->framework_id, ev->framework_id) != 0 || !t->container)
+            continue;
+        kill_task(a, t, -1);
+        n++;
+    }
+    CR_INFO("shutting down framework framework=%s tasks=%zu", ev->framework_id, n);
+}
+
+void agent_on_acknowledged(struct cr_agent *a, const struct cr_agent_event *ev)
+{
+    enum cr_task_state acked = CR_TASK_STAGING;
+    int rc = cr_su_ack(&a->su, ev->framework_id, ev->task_id, ev->uuid, cr_now_ms(), &acked);
+    if (rc == -ENOENT) {
+        CR_DEBUG("acknowledgement for a task with no pending update task=%s", ev->task_id);
+        return;
+    }
+    if (rc == -ESTALE) {
+        CR_DEBUG("ignoring acknowledgement of an older update task=%s", ev->task_id);
+        return;
+    }
+    if (!cr_task_state_is_terminal(acked))
+        return;
+    char *key = cr_agent_task_key(ev->framework_id, ev->task_id);
+    struct agent_task *t = cr_map_get(&a->tasks, key);
+    free(key);
+    if (t && !t->container && cr_task_state_is_terminal(t->state))
+        task_complete(a, t);
+}
