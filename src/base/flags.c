@@ -472,7 +472,7 @@ static void env_name(const char *flag, char *out, size_t size)
 {
     size_t o = (size_t)snprintf(out, size, "CORRAL_");
     for (const char *p = flag; *p && o + 1 < size; p++)
-        out[o++] = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
+        out[o++] = (char)(*p == '-' ? '_' : toupper((unsigned char)*p));
     out[o] = '\0';
 }
 

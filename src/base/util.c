@@ -152,8 +152,10 @@ void cr_buf_printf(struct cr_buf *b, const char *fmt, ...)
 
 char *cr_buf_steal(struct cr_buf *b, size_t *len)
 {
-    if (!b->data)
+    if (!b->data) {
         buf_reserve(b, 0);
+        b->data[0] = '\0';
+    }
     char *data = b->data;
     if (len)
         *len = b->len;
@@ -236,7 +238,7 @@ char *cr_base64_encode(const void *data, size_t len)
             v |= (uint32_t)in[i + 1] << 8;
         out[o++] = b64_alphabet[v >> 18];
         out[o++] = b64_alphabet[(v >> 12) & 63];
-        out[o++] = i + 1 < len ? b64_alphabet[(v >> 6) & 63] : '=';
+        out[o++] = (char)(i + 1 < len ? b64_alphabet[(v >> 6) & 63] : '=');
         out[o++] = '=';
     }
     out[o] = '\0';
@@ -333,19 +335,19 @@ int cr_mkdir_p(const char *path, unsigned mode, struct cr_err *err)
 }
 
 /*
- * Remove name (relative to dirfd) and everything under it. display is the path used in
+ * Remove name (relative to parent_fd) and everything under it. display is the path used in
  * error messages. Symlinks are removed, never followed.
  */
-static int rm_at(int dirfd, const char *name, const char *display, struct cr_err *err)
+static int rm_at(int parent_fd, const char *name, const char *display, struct cr_err *err)
 {
-    if (unlinkat(dirfd, name, 0) == 0)
+    if (unlinkat(parent_fd, name, 0) == 0)
         return 0;
     int e = errno;
     if (e == ENOENT)
         return 0;
     if (e != EISDIR && e != EPERM)
         return cr_err_sys(err, -e, "remove '%s'", display);
-    int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
         e = errno;
         if (e == ENOENT)
@@ -376,7 +378,7 @@ static int rm_at(int dirfd, const char *name, const char *display, struct cr_err
     closedir(dir);
     if (rc < 0)
         return rc;
-    if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+    if (unlinkat(parent_fd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
         return cr_err_sys(err, -errno, "remove directory '%s'", display);
     return 0;
 }

@@ -1,5 +1,8 @@
 /*
  * util.h - small pieces everyone needs: growable buffers, ids, clocks, base64, files.
+ *
+ * Out-of-memory is not an error Corral recovers from: the cr_x* allocators (and
+ * everything here that allocates) print one line and abort.
  */
 #ifndef CR_BASE_UTIL_H
 #define CR_BASE_UTIL_H
@@ -14,14 +17,19 @@
 void cr_freep(void *pp);
 #define CR_AUTOFREE __attribute__((cleanup(cr_freep)))
 
-/* malloc/calloc/realloc/strdup that abort on out-of-memory (a programmer-visible OOM policy). */
+/* malloc/calloc/realloc/strdup/asprintf that abort on out-of-memory; results owned (free()).
+ * A size of 0 still returns a unique pointer. */
 void *cr_xmalloc(size_t n);
 void *cr_xcalloc(size_t n, size_t size);
 void *cr_xrealloc(void *p, size_t n);
 char *cr_xstrdup(const char *s);          /* NULL -> NULL */
 char *cr_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* A growable byte buffer; always NUL-terminated after data[len]. */
+/*
+ * A growable byte buffer. data is NULL until the first append; after that it is always
+ * NUL-terminated at data[len] (the NUL is not counted in len). Zero-initialised
+ * storage is a valid empty buffer.
+ */
 struct cr_buf {
     char *data; /* owned */
     size_t len, cap;
@@ -31,7 +39,8 @@ void cr_buf_release(struct cr_buf *b);
 void cr_buf_append(struct cr_buf *b, const void *data, size_t len);
 void cr_buf_puts(struct cr_buf *b, const char *s);
 void cr_buf_printf(struct cr_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Hand the data out (owned by the caller) and reset b. */
+/* Hand the data out (owned by the caller: free(); "" if nothing was appended), set *len
+ * (may be NULL), and reset b to empty. */
 char *cr_buf_steal(struct cr_buf *b, size_t *len);
 
 /* Monotonic clock in milliseconds (for timers and deadlines). */
@@ -39,23 +48,29 @@ int64_t cr_now_ms(void);
 /* Wall clock as seconds since the epoch, with fraction. */
 double cr_wall_seconds(void);
 
-/* 16 random bytes (getrandom). */
+/* n random bytes from the kernel (getrandom; blocks only before the pool is seeded). */
 void cr_random_bytes(void *out, size_t n);
 /* A random UUID v4 as text, "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx" (37 bytes with NUL). */
 void cr_uuid_text(char out[37]);
 
 /* Standard base64 with padding. Encode returns owned NUL-terminated text. */
 char *cr_base64_encode(const void *data, size_t len);
-/* Decode (padding optional, whitespace rejected). Returns 0 or -EINVAL. *out owned. */
+/* Decode (padding optional, whitespace and non-canonical trailing bits rejected).
+ * Returns 0 with *out owned (free()), or -EINVAL with *out NULL. */
 int cr_base64_decode(const char *text, size_t text_len, unsigned char **out, size_t *out_len);
 
-/* mkdir -p with mode. Returns 0 or negative errno with err filled. */
+/* mkdir -p with mode (existing directories are fine; an existing non-directory is
+ * -ENOTDIR). Returns 0 or negative errno with err filled. */
 int cr_mkdir_p(const char *path, unsigned mode, struct cr_err *err);
-/* rm -rf. Returns 0 or negative errno with err filled. */
+/* rm -rf: symlinks are removed, never followed; a missing path is success; "/" is
+ * refused (-EPERM). Returns 0 or negative errno with err filled. */
 int cr_rm_rf(const char *path, struct cr_err *err);
-/* Read a whole file (owned, NUL-terminated). Returns 0 or negative errno. */
+/* Read a whole file (*out owned: free(); NUL-terminated; *out_len may be NULL). Works for
+ * /proc files that report size 0. Returns 0 or negative errno with err filled. */
 int cr_read_file(const char *path, char **out, size_t *out_len, struct cr_err *err);
-/* Write a file atomically: temp file in the same dir, fsync, rename, fsync the dir. */
+/* Write a file atomically: temp file in the same dir, fsync, rename, fsync the dir.
+ * Readers see the old or the new content, never a mix, even across a crash. The file
+ * gets mode 0644. Returns 0 or negative errno with err filled (no temp file is left). */
 int cr_write_file_atomic(const char *path, const void *data, size_t len, struct cr_err *err);
 
 #endif

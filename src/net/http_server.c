@@ -10,8 +10,11 @@
  * kick(), which makes the next loop iteration run MHD again.
  *
  * Requests. MHD calls on_access() several times per request: headers, body pieces, end.
- * The body is buffered into req->body (bounded by max_body; beyond it the request is
- * answered 413). At the end the user's handler runs once. An answer given inside the
+ * The body is buffered into req->body, bounded by max_body. Beyond it the request is
+ * answered 413: at once when Content-Length says so, else at the body's end, since
+ * libmicrohttpd 0.9.75 refuses an answer in mid-body (the rest is drained, up to
+ * DRAIN_MIN or max_body more bytes, then the connection is dropped). At the end the
+ * user's handler runs once. An answer given inside the
  * handler is queued on return; otherwise the connection is suspended and the answer,
  * when it comes, resumes it and MHD calls on_access() again, which queues it.
  * struct cr_http_req lives from the first on_access() to MHD's completion callback
@@ -63,6 +66,8 @@
 #define IDLE_TIMEOUT_SECS 120u
 #define MAX_IOV 64
 #define HTTP_TOO_LARGE 413u
+/* After the body limit, drain at most max(limit, this) more bytes before hanging up. */
+#define DRAIN_MIN ((size_t)16 << 20)
 
 /* A doubly linked list node; lists are circular with a sentinel head. */
 struct link {
@@ -97,7 +102,6 @@ static void list_del(struct link *n)
 }
 
 #define container_of(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
-
 
 struct loop_handles {
     struct cr_http_server *srv; /* NULL once the server is gone */
@@ -145,6 +149,7 @@ struct cr_http_req {
     enum req_state state;
     char peer[INET6_ADDRSTRLEN];
     struct cr_buf body;
+    size_t dropped;         /* body bytes drained after the limit was hit */
     struct header *headers; /* added for the answer */
     size_t n_headers;
     struct MHD_Response *resp;
@@ -626,9 +631,12 @@ static void try_early_413(struct cr_http_req *req)
     char msg[128];
     too_large_text(req, msg, sizeof(msg));
     struct MHD_Response *resp = text_response(msg);
-    if (MHD_queue_response(req->conn, HTTP_TOO_LARGE, resp) == MHD_YES)
+    bool is_early = MHD_queue_response(req->conn, HTTP_TOO_LARGE, resp) == MHD_YES;
+    if (is_early)
         req->state = REQ_QUEUED;
     MHD_destroy_response(resp);
+    CR_DEBUG("http request body over the limit path=%s peer=%s limit=%zu early=%d", req->path,
+             req->peer, req->srv->max_body, (int)is_early);
 }
 
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
@@ -672,7 +680,15 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (req->state == REQ_RECEIVING) {
+        if (req->state == REQ_TOO_LARGE) {
+            /* Drain (so the 413 can be read) up to a bound, then just hang up. */
+            req->dropped += n;
+            if (req->dropped > (srv->max_body > DRAIN_MIN ? srv->max_body : DRAIN_MIN)) {
+                CR_DEBUG("http request body far over the limit, closing path=%s peer=%s",
+                         req->path, req->peer);
+                return MHD_NO;
+            }
+        } else if (req->state == REQ_RECEIVING) {
             if (req->body.len + n > srv->max_body) {
                 /* Chunked bodies announce no size: the limit is found while reading. */
                 req->state = REQ_TOO_LARGE;
@@ -972,8 +988,8 @@ int cr_http_server_start(uv_loop_t *loop, const struct cr_http_server_config *cf
     if (!cfg->handler)
         return cr_err_set(err, -EINVAL, "http server: no handler");
     const char *ip = cfg->bind_ip ? cfg->bind_ip : "127.0.0.1";
-    int fd;
-    uint16_t port;
+    int fd = -1;
+    uint16_t port = 0;
     int rc = listen_socket(ip, cfg->port, &fd, &port, err);
     if (rc < 0)
         return cr_err_wrap(err, "http server");
@@ -993,11 +1009,12 @@ int cr_http_server_start(uv_loop_t *loop, const struct cr_http_server_config *cf
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 1100)
         conn_limit = (unsigned)(rl.rlim_cur > 65536 ? 65536 - 64 : rl.rlim_cur - 64);
 
+    /* The logger goes first so MHD routes even option errors through it. */
     srv->mhd = MHD_start_daemon(
         MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_access, srv,
-        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-        MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_SECS, MHD_OPTION_CONNECTION_LIMIT, conn_limit,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv, MHD_OPTION_END);
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_TIMEOUT,
+        IDLE_TIMEOUT_SECS, MHD_OPTION_CONNECTION_LIMIT, conn_limit, MHD_OPTION_END);
     if (!srv->mhd) {
         close(fd);
         free(srv);

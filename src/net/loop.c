@@ -46,26 +46,27 @@ int cr_loop_on_signals(uv_loop_t *loop, void (*cb)(int signum, void *ud), void *
     s->cb = cb;
     s->ud = ud;
     uv_signal_t *handles[2] = {&s->sigint, &s->sigterm};
-    int signums[2] = {SIGINT, SIGTERM};
-    int rc = 0;
-    for (int i = 0; i < 2; i++) {
-        rc = uv_signal_init(loop, handles[i]);
+    const int signums[2] = {SIGINT, SIGTERM};
+    int rc = 0, opened = 0;
+    for (; opened < 2; opened++) {
+        rc = uv_signal_init(loop, handles[opened]);
         if (rc < 0)
             break;
-        handles[i]->data = s;
-        s->open_handles++;
-        rc = uv_signal_start(handles[i], on_signal, signums[i]);
-        if (rc < 0)
+        handles[opened]->data = s;
+        rc = uv_signal_start(handles[opened], on_signal, signums[opened]);
+        if (rc < 0) {
+            opened++; /* initialised: it must be closed */
             break;
-        uv_unref((uv_handle_t *)handles[i]);
-    }
-    if (rc < 0) {
-        if (s->open_handles == 0) {
-            free(s);
-        } else {
-            for (int i = 0; i < s->open_handles; i++)
-                uv_close((uv_handle_t *)handles[i], on_signal_closed);
         }
+        uv_unref((uv_handle_t *)handles[opened]);
+    }
+    s->open_handles = opened;
+    if (rc < 0) {
+        /* Close what was initialised; the last close callback frees s. */
+        for (int i = 0; i < opened; i++)
+            uv_close((uv_handle_t *)handles[i], on_signal_closed);
+        if (opened == 0)
+            free(s);
         return rc;
     }
     *out = s;

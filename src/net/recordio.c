@@ -87,7 +87,7 @@ static int parse_head(const char *p, size_t n, size_t max_record, size_t *head_l
         v = v > (SIZE_MAX - d) / 10 ? SIZE_MAX : v * 10 + d;
     }
     if (n > 0 && v > max_record)
-        return cr_err_set(err, -EPROTO, "recordio: record of more than %zu bytes exceeds the limit %zu",
+        return cr_err_set(err, -EPROTO, "recordio: record of at least %zu bytes exceeds the limit %zu",
                           v, max_record);
     return 0;
 }
@@ -125,12 +125,14 @@ int cr_recordio_feed(struct cr_recordio_reader *r, const char *data, size_t len,
     int rc;
 
     /* First finish the record that straddles the previous feed, if any. */
-    while (r->len > 0 && len > 0) {
+    while (r->len > 0) {
         rc = parse_head(r->buf, r->len, r->max_record, &head_len, &rec_len, err);
         if (rc < 0) {
             reset(r);
             return rc;
         }
+        if (len == 0)
+            return 0;
         if (rc == 0) {
             /* Still in the length line: take bytes up to and including the newline. */
             const char *nl = memchr(data, '\n', len);
