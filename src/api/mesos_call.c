@@ -477,13 +477,16 @@ static int body_reconcile_operations(const json_t *body, const char *p, struct c
     return 0;
 }
 
-/* Whether a call type must carry its body object. */
+/* Whether a call type must carry its body object. REQUEST is ignored (as by Mesos'
+ * allocator), so its body is optional: tobilg/mesos-framework puts "requests" at the top
+ * level, following a mistake in Mesos' docs. */
 static bool body_required(enum cr_sched_call_type t)
 {
     switch (t) {
     case CR_CALL_TEARDOWN:
     case CR_CALL_REVIVE:
     case CR_CALL_SUPPRESS:
+    case CR_CALL_REQUEST:
     case CR_CALL_UNKNOWN:
         return false;
     default:
@@ -546,7 +549,7 @@ static int parse_call(const json_t *root, struct cr_sched_call *c, struct cr_err
         return body_message(body, key, c, err);
     case CR_CALL_REQUEST: {
         json_t *requests = NULL;
-        rc = cr_mj_array(body, "requests", key, &requests, err);
+        rc = body ? cr_mj_array(body, "requests", key, &requests, err) : 0;
         return rc < 0 ? rc : 0;
     }
     case CR_CALL_ACKNOWLEDGE_OPERATION_STATUS:

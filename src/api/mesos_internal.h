@@ -125,4 +125,13 @@ void cr_mj_append(json_t *arr, json_t *v);
 /* Base64 of bytes as a JSON string. */
 json_t *cr_mj_base64(const void *data, size_t len);
 
+/* ---- TaskInfo layers (mesos_task.c), for the call parser ---- */
+
+struct cr_task_info;
+/* The JSON layer of cr_parse_task_info() only (no cr_task_info_validate()). */
+int cr_mj_parse_task_info_lenient(const json_t *obj, const char *path, struct cr_task_info *out,
+                                  struct cr_err *err);
+/* Validation of a task inside a LAUNCH_GROUP: no executor of its own, a command. */
+int cr_mj_validate_group_task(const struct cr_task_info *t, struct cr_err *err);
+
 #endif

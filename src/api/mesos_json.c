@@ -102,6 +102,17 @@ char *cr_json_dump(const json_t *json)
     char *s = json_dumps(json, DUMP_FLAGS);
     if (!s)
         oom();
+    /* jansson writes \u00E9; Mesos (stout) and most writers use lower-case hex. */
+    for (char *p = s; *p; p++) {
+        if (*p != '\\')
+            continue;
+        p++;
+        if (*p == 'u') {
+            for (int i = 1; i <= 4 && p[i]; i++)
+                p[i] = (char)tolower((unsigned char)p[i]);
+            p += 4;
+        }
+    }
     return s;
 }
 

@@ -622,7 +622,6 @@ static int parse_task_info(const json_t *obj, const char *path, struct cr_task_i
     json_t *mct = t->extra ? json_object_get(t->extra, "max_completion_time") : NULL;
     if (mct) {
         int64_t ns = 0;
-        cr_mj_path(p, sizeof(p), path, "max_completion_time");
         if ((rc = cr_mj_nanos(t->extra, "max_completion_time", path, &ns, err)) < 0)
             return rc;
         if (ns < 0)
@@ -733,12 +732,12 @@ int cr_task_info_validate(const struct cr_task_info *t, struct cr_err *err)
     return validate_task(t, false, err);
 }
 
-int cr_task_group_task_validate(const struct cr_task_info *t, struct cr_err *err)
+int cr_mj_validate_group_task(const struct cr_task_info *t, struct cr_err *err)
 {
     return validate_task(t, true, err);
 }
 
-int cr_parse_task_info_lenient(const json_t *obj, const char *path, struct cr_task_info *out,
+int cr_mj_parse_task_info_lenient(const json_t *obj, const char *path, struct cr_task_info *out,
                                struct cr_err *err)
 {
     cr_task_info_init(out);
@@ -751,7 +750,7 @@ int cr_parse_task_info_lenient(const json_t *obj, const char *path, struct cr_ta
 int cr_parse_task_info(const json_t *obj, const char *path, struct cr_task_info *out,
                        struct cr_err *err)
 {
-    int rc = cr_parse_task_info_lenient(obj, path, out, err);
+    int rc = cr_mj_parse_task_info_lenient(obj, path, out, err);
     if (rc < 0)
         return rc;
     struct cr_err verr;

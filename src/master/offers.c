@@ -264,6 +264,17 @@ void offers_decline(struct cr_master *m, struct fw *fw, struct cr_sched_call *ca
     offers_schedule(m);
 }
 
+/* Tasks the parser found invalid (Mesos' launch validation) end in TASK_ERROR. */
+static void refuse_invalid_tasks(struct fw *fw, const struct cr_operation *op)
+{
+    for (size_t k = 0; k < op->ninvalid; k++) {
+        CR_INFO("task refused task=%s framework=%s reason=\"%s\"", op->invalid_tasks[k].task_id,
+                fw->id, op->invalid_reasons[k]);
+        task_send_orphan_status(fw, op->invalid_tasks[k].task_id, op->invalid_tasks[k].agent_id,
+                                CR_TASK_ERROR, CR_REASON_TASK_INVALID, op->invalid_reasons[k]);
+    }
+}
+
 /* Every task of every LAUNCH in call gets the same master-generated terminal state. */
 static void fail_all_launches(struct fw *fw, struct cr_sched_call *call, enum cr_task_state st,
                               enum cr_task_reason reason, const char *msg)
@@ -275,6 +286,7 @@ static void fail_all_launches(struct fw *fw, struct cr_sched_call *call, enum cr
         for (size_t k = 0; k < op->ntasks; k++)
             task_send_orphan_status(fw, op->tasks[k].task_id, op->tasks[k].agent_id, st, reason,
                                     msg);
+        refuse_invalid_tasks(fw, op);
     }
 }
 
@@ -387,6 +399,7 @@ void offers_accept(struct cr_master *m, struct fw *fw, struct cr_sched_call *cal
             CR_WARN("offer operation not supported yet framework=%s type=%d", fw->id, op->type);
             continue;
         }
+        refuse_invalid_tasks(fw, op);
         for (size_t k = 0; k < op->ntasks; k++) {
             struct cr_task_info *ti = &op->tasks[k];
             struct cr_err err;
