@@ -3,7 +3,7 @@
 
 RELEASE := build/release
 ASAN    := build/asan
-PYTEST  := /usr/bin/python3 -m pytest
+PYTEST  := /usr/bin/python3 -m pytest -p no:cacheprovider
 
 .PHONY: all build deps test-deps up test unit system clients bench clean format
 
