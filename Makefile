@@ -19,7 +19,7 @@ $(RELEASE)/build.ninja:
 	meson setup $(RELEASE) --buildtype=debugoptimized
 
 $(ASAN)/build.ninja:
-	meson setup $(ASAN) --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
+	meson setup $(ASAN) --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=true
 
 build: deps $(RELEASE)/build.ninja
 	ninja -C $(RELEASE)

@@ -47,6 +47,8 @@ static double now_s(void)
 
 static void call_done(int rc, const char *msg, const struct cr_http_response *resp, void *ud);
 
+#define TEARDOWN_CALL (-2)
+
 struct call_ctx {
     struct bench *b;
     int finished_task; /* -1 or index of a task whose FINISHED ack this is */
@@ -91,9 +93,9 @@ static void finish(struct bench *b)
         return;
     b->done = 1;
     b->t_end = now_s();
-    post(b, envelope(b, "TEARDOWN"), -1);
-    if (b->sub)
-        cr_http_call_cancel(b->sub);
+    /* The subscription stays open until the TEARDOWN is answered (a framework without a
+     * stream may not call), then call_done closes it. */
+    post(b, envelope(b, "TEARDOWN"), TEARDOWN_CALL);
 }
 
 static void call_done(int rc, const char *msg, const struct cr_http_response *resp, void *ud)
@@ -101,6 +103,8 @@ static void call_done(int rc, const char *msg, const struct cr_http_response *re
     struct call_ctx *c = ud;
     struct bench *b = c->b;
     b->calls_inflight--;
+    if (c->finished_task == TEARDOWN_CALL && b->sub)
+        cr_http_call_cancel(b->sub);
     if (rc < 0 || resp->status != 202) {
         b->failed_calls++;
         if (b->failed_calls < 5)

@@ -106,7 +106,7 @@ struct exec {
     char *agent_host;
     char *last_line;   /* latest printed status line */
     char *last_state;  /* latest state reported for the task */
-    char why_not[200]; /* why the latest offer did not fit */
+    char why_not[CR_ERR_MSG_MAX + 160]; /* why the latest offer did not fit */
     int64_t next_hint_ms;
 
     /* Ending. */
@@ -369,7 +369,7 @@ static void handle_offers(struct exec *x, const json_t *event)
                 continue;
             }
             const char *host = cr_cli_json_str(offer, "hostname");
-            snprintf(x->why_not, sizeof(x->why_not), "the last offer (agent %s) had %s",
+            snprintf(x->why_not, sizeof(x->why_not), "the last offer (agent %.100s) had %s",
                      host ? host : "?",
                      err.msg + (strncmp(err.msg, "offer too small: ", 17) == 0 ? 17 : 0));
         }
