@@ -177,7 +177,7 @@ void agents_ping_all(struct cr_master *m)
         if (a->unreachable)
             continue;
         if (a->connected)
-            agent_send(a, cr_event("PING", NULL));
+            agent_send(a, cr_agent_event_ping());
         int64_t limit = a->recovered ? reregister_window : window;
         if (now - a->last_seen_ms > limit)
             mark_unreachable(m, a);
@@ -192,9 +192,7 @@ void agent_shutdown_framework(struct cr_master *m, const char *framework_id)
         struct agent *a = v;
         if (!a->connected)
             continue;
-        json_t *body = json_object();
-        json_object_set_new(body, "framework_id", cr_json_id(framework_id));
-        agent_send(a, cr_event("SHUTDOWN_FRAMEWORK", body));
+        agent_send(a, cr_agent_event_shutdown_framework(framework_id));
     }
 }
 
@@ -203,21 +201,14 @@ void agent_shutdown_framework(struct cr_master *m, const char *framework_id)
 struct pending_agent {
     struct cr_http_req *req;
     char *id;
-    json_t *body; /* the subscribe message */
-    struct cr_agent_info info;
-    char *ip;
-    int port;
-    char *version;
+    struct cr_agent_call call; /* the SUBSCRIBE, taken over from the handler */
     bool is_new;
 };
 
 static void pending_free(struct pending_agent *p)
 {
-    json_decref(p->body);
-    cr_agent_info_release(&p->info);
+    cr_agent_call_release(&p->call);
     free(p->id);
-    free(p->ip);
-    free(p->version);
     free(p);
 }
 
@@ -226,86 +217,63 @@ static const char *first_role(const struct fw *fw)
     return fw->info.nroles > 0 ? fw->info.roles[0] : CR_ROLE_ANY;
 }
 
+/* Keep the task's status ring in step with what the agent last reported. */
+static void adopt_status(struct task *t, const struct cr_task_status *st)
+{
+    const struct cr_task_status *latest = task_latest_status(t);
+    if (latest && latest->state == st->state)
+        return;
+    if (t->nstatuses == CR_MASTER_TASK_STATUSES) {
+        cr_task_status_release(&t->statuses[t->status_head]);
+        t->status_head = (t->status_head + 1) % CR_MASTER_TASK_STATUSES;
+        t->nstatuses--;
+    }
+    struct cr_task_status *slot =
+        &t->statuses[(t->status_head + t->nstatuses) % CR_MASTER_TASK_STATUSES];
+    cr_task_status_init(slot);
+    if (cr_task_status_copy(slot, st) == 0)
+        t->nstatuses++;
+}
+
 /* Take over the tasks an agent reports running; forget those it no longer has. */
-static void adopt_tasks(struct cr_master *m, struct agent *a, json_t *tasks)
+static void adopt_tasks(struct cr_master *m, struct agent *a, struct cr_agent_call *call)
 {
     struct cr_map seen;
     cr_map_init(&seen);
-    size_t i;
-    json_t *jt;
-    json_array_foreach(tasks, i, jt)
-    {
-        struct cr_err err;
-        cr_err_clear(&err);
-        char *fwid = NULL;
-        struct cr_task_info info;
-        memset(&info, 0, sizeof(info));
-        enum cr_task_state state = CR_TASK_RUNNING;
-        const char *sname = json_string_value(json_object_get(jt, "state"));
-        if (cr_parse_id(jt, "framework_id", "tasks[]", &fwid, &err) < 0 || !fwid ||
-            cr_parse_task_info(json_object_get(jt, "task"), "tasks[].task", &info, &err) < 0 ||
-            (sname && cr_task_state_parse(sname, &state) < 0)) {
-            CR_WARN("agent reported an unreadable task agent=%s error=\"%s\"", a->id, err.msg);
-            free(fwid);
-            cr_task_info_release(&info);
-            continue;
-        }
-        struct fw *fw = fw_find(m, fwid);
+    for (size_t i = 0; i < call->ntasks; i++) {
+        struct cr_agent_task *at = &call->tasks[i];
+        struct fw *fw = fw_find(m, at->framework_id);
         if (!fw) {
             CR_WARN("agent runs a task of an unknown framework; shutting it down agent=%s "
                     "framework=%s task=%s",
-                    a->id, fwid, info.task_id);
-            json_t *body = json_object();
-            json_object_set_new(body, "framework_id", cr_json_id(fwid));
-            agent_send(a, cr_event("SHUTDOWN_FRAMEWORK", body));
-            free(fwid);
-            cr_task_info_release(&info);
+                    a->id, at->framework_id, at->task.task_id);
+            agent_send(a, cr_agent_event_shutdown_framework(at->framework_id));
             continue;
         }
-        struct task *t = cr_map_get(&fw->tasks, info.task_id);
+        struct task *t = cr_map_get(&fw->tasks, at->task.task_id);
         if (!t) {
-            free(info.agent_id);
-            info.agent_id = cr_xstrdup(a->id);
-            t = task_new(fw, &info, first_role(fw));
-            if (!t) {
-                free(fwid);
-                cr_task_info_release(&info);
+            free(at->task.agent_id);
+            at->task.agent_id = cr_xstrdup(a->id);
+            t = task_new(fw, &at->task, first_role(fw));
+            if (!t)
                 continue;
-            }
             m->tasks_by_state[CR_TASK_STAGING]++;
             t->resources_released = true; /* allocated below */
             CR_INFO("adopted task from agent task=%s framework=%s agent=%s state=%s",
-                    t->info.task_id, fw->id, a->id, cr_task_state_name(state));
+                    t->info.task_id, fw->id, a->id, cr_task_state_name(at->state));
         }
-        if (t->state != state) {
+        if (t->state != at->state) {
             if (m->tasks_by_state[t->state] > 0)
                 m->tasks_by_state[t->state]--;
-            m->tasks_by_state[state]++;
-            t->state = state;
+            m->tasks_by_state[at->state]++;
+            t->state = at->state;
         }
-        json_t *js = json_object_get(jt, "latest_status");
-        if (js) {
-            struct cr_task_status st;
-            memset(&st, 0, sizeof(st));
-            if (cr_parse_task_status(js, "tasks[].latest_status", &st, &err) == 0 &&
-                (t->nstatuses == 0 || task_latest_status(t)->state != st.state)) {
-                /* keep the history ring in step with what the agent knows */
-                struct cr_task_status *slot;
-                if (t->nstatuses == CR_MASTER_TASK_STATUSES) {
-                    slot = &t->statuses[t->status_head];
-                    cr_task_status_release(slot);
-                    t->status_head = (t->status_head + 1) % CR_MASTER_TASK_STATUSES;
-                    t->nstatuses--;
-                }
-                slot = &t->statuses[(t->status_head + t->nstatuses) % CR_MASTER_TASK_STATUSES];
-                *slot = st;
-                t->nstatuses++;
-            } else {
-                cr_task_status_release(&st);
-            }
-        }
+        if (at->has_latest_status)
+            adopt_status(t, &at->latest_status);
         cr_map_put(&a->tasks, t->info.task_id, t);
         cr_map_put(&seen, t->info.task_id, t);
+        struct cr_err err;
+        cr_err_clear(&err);
         if (!cr_task_state_is_terminal(t->state) && t->resources_released) {
             if (cr_alloc_allocate(m->alloc, a->id, fw->id, t->role, &t->info.resources, &err) <
                 0)
@@ -314,8 +282,6 @@ static void adopt_tasks(struct cr_master *m, struct agent *a, json_t *tasks)
             else
                 t->resources_released = false;
         }
-        free(fwid);
-        cr_task_info_release(&info);
     }
 
     /* What the master believed ran there but the agent does not have is gone. */
@@ -351,20 +317,15 @@ static void open_agent_stream(struct cr_master *m, struct agent *a, struct cr_ht
     if (a->stream) {
         struct cr_http_stream *old = a->stream;
         a->stream = NULL;
-        master_stream_send(old, cr_event_error("Agent re-subscribed on a new stream"));
+        master_stream_send(old, cr_agent_event_error("Agent re-subscribed on a new stream"));
         cr_http_stream_release(old);
     }
     a->stream = s;
     snprintf(a->stream_id, sizeof(a->stream_id), "%s", sid);
     a->connected = true;
-    json_t *body = json_object();
-    json_object_set_new(body, "agent_id", cr_json_id(a->id));
-    json_object_set_new(body, "ping_interval_seconds",
-                        json_real((double)m->cfg.agent_ping_ms / 1000.0));
     struct cr_master_info mi;
     master_master_info(m, &mi);
-    json_object_set_new(body, "master_info", cr_json_master_info(&mi));
-    agent_send(a, cr_event("SUBSCRIBED", body));
+    agent_send(a, cr_agent_event_subscribed(a->id, (double)m->cfg.agent_ping_ms / 1000.0, &mi));
 }
 
 static void subscribe_committed(struct cr_master *m, int rc, const char *msg, void *ud)
@@ -386,15 +347,15 @@ static void subscribe_committed(struct cr_master *m, int rc, const char *msg, vo
         a->reregistered_time = cr_wall_seconds();
     }
     cr_agent_info_release(&a->info);
-    a->info = p->info;
-    memset(&p->info, 0, sizeof(p->info));
+    a->info = p->call.agent_info;
+    cr_agent_info_init(&p->call.agent_info);
     free(a->ip);
-    a->ip = p->ip;
-    p->ip = NULL;
-    a->port = p->port;
+    a->ip = p->call.address_ip;
+    p->call.address_ip = NULL;
+    a->port = p->call.address_port;
     free(a->version);
-    a->version = p->version;
-    p->version = NULL;
+    a->version = p->call.version;
+    p->call.version = NULL;
     set_pid(a);
 
     if (a->in_allocator) {
@@ -411,85 +372,44 @@ static void subscribe_committed(struct cr_master *m, int rc, const char *msg, vo
     a->last_seen_ms = cr_now_ms();
     open_agent_stream(m, a, p->req);
     cr_alloc_set_agent_active(m->alloc, a->id, a->connected);
-    json_t *sub = json_object_get(p->body, "subscribe");
-    adopt_tasks(m, a, json_object_get(sub, "tasks"));
+    adopt_tasks(m, a, &p->call);
     CR_INFO("agent %s agent=%s hostname=%s address=%s:%d", p->is_new ? "admitted" : "re-admitted",
             a->id, a->info.hostname, a->ip, a->port);
     pending_free(p);
     offers_schedule(m);
 }
 
-void agent_subscribe(struct cr_master *m, struct cr_http_req *req, json_t *body)
+void agent_subscribe(struct cr_master *m, struct cr_http_req *req, struct cr_agent_call *call)
 {
-    json_t *sub = json_object_get(body, "subscribe");
-    if (!json_is_object(sub)) {
-        cr_http_respondf(req, 400, "subscribe: required for type SUBSCRIBE");
-        return;
-    }
-    struct cr_err err;
-    cr_err_clear(&err);
     struct pending_agent *p = cr_xcalloc(1, sizeof(*p));
     p->req = req;
-    if (cr_parse_agent_info(json_object_get(sub, "agent_info"), "subscribe.agent_info", &p->info,
-                            &err) < 0) {
-        cr_http_respondf(req, 400, "Failed to validate agent subscription: %s", err.msg);
-        pending_free(p);
-        return;
-    }
-    json_t *addr = json_object_get(sub, "address");
-    const char *ip = json_string_value(json_object_get(addr, "ip"));
-    json_t *port = json_object_get(addr, "port");
-    if (!ip || !json_is_integer(port) || json_integer_value(port) <= 0 ||
-        json_integer_value(port) > 65535) {
-        cr_http_respondf(req, 400, "Failed to validate agent subscription: subscribe.address: "
-                                   "expected {\"ip\": string, \"port\": 1-65535}");
-        pending_free(p);
-        return;
-    }
-    json_t *tasks = json_object_get(sub, "tasks");
-    if (tasks && !json_is_array(tasks)) {
-        cr_http_respondf(req, 400, "Failed to validate agent subscription: subscribe.tasks: "
-                                   "expected an array");
-        pending_free(p);
-        return;
-    }
-    p->ip = cr_xstrdup(ip);
-    p->port = (int)json_integer_value(port);
-    p->version = cr_xstrdup(json_string_value(json_object_get(sub, "version")));
-    if (p->info.id) {
-        p->id = cr_xstrdup(p->info.id);
+    p->call = *call;
+    cr_agent_call_init(call);
+    if (p->call.agent_info.id) {
+        p->id = cr_xstrdup(p->call.agent_info.id);
     } else {
         p->id = cr_xasprintf("%s-S%llu", m->id, (unsigned long long)m->next_agent_seq++);
-        p->info.id = cr_xstrdup(p->id);
+        p->call.agent_info.id = cr_xstrdup(p->id);
         p->is_new = true;
     }
-    p->body = json_incref(body);
 
     /* Persist what the registry keeps of an agent: its info and address. */
     struct agent tmp;
     memset(&tmp, 0, sizeof(tmp));
-    tmp.info = p->info;
-    tmp.ip = p->ip;
-    tmp.port = p->port;
-    tmp.version = p->version;
+    tmp.info = p->call.agent_info;
+    tmp.ip = p->call.address_ip;
+    tmp.port = p->call.address_port;
+    tmp.version = p->call.version;
     struct agent *known = agent_find(m, p->id);
     tmp.registered_time = known ? known->registered_time : cr_wall_seconds();
     master_persist(m, TABLE, p->id, agent_record(&tmp), subscribe_committed, p);
 }
 
 /* Common checks for UPDATE and PONG: agent known, stream current. NULL = answered. */
-static struct agent *check_agent_call(struct cr_master *m, struct cr_http_req *req, json_t *body)
+static struct agent *check_agent_call(struct cr_master *m, struct cr_http_req *req,
+                                      const struct cr_agent_call *call)
 {
-    char *id = NULL;
-    struct cr_err err;
-    cr_err_clear(&err);
-    if (cr_parse_id(body, "agent_id", "", &id, &err) < 0 || !id) {
-        cr_http_respondf(req, 400, "Expecting 'agent_id' to be present");
-        free(id);
-        return NULL;
-    }
-    struct agent *a = agent_find(m, id);
-    free(id);
+    struct agent *a = agent_find(m, call->agent_id);
     if (!a || !a->connected) {
         cr_http_respondf(req, 403, "Agent is not subscribed");
         return NULL;
@@ -503,40 +423,23 @@ static struct agent *check_agent_call(struct cr_master *m, struct cr_http_req *r
     return a;
 }
 
-void agent_pong(struct cr_master *m, struct cr_http_req *req, json_t *body)
+void agent_pong(struct cr_master *m, struct cr_http_req *req, struct cr_agent_call *call)
 {
-    struct agent *a = check_agent_call(m, req, body);
+    struct agent *a = check_agent_call(m, req, call);
     if (!a)
         return;
     a->last_seen_ms = cr_now_ms();
     cr_http_respond(req, 202, NULL, NULL, 0);
 }
 
-void agent_update(struct cr_master *m, struct cr_http_req *req, json_t *body)
+void agent_update(struct cr_master *m, struct cr_http_req *req, struct cr_agent_call *call)
 {
-    struct agent *a = check_agent_call(m, req, body);
+    struct agent *a = check_agent_call(m, req, call);
     if (!a)
         return;
-    json_t *upd = json_object_get(body, "update");
-    struct cr_err err;
-    cr_err_clear(&err);
-    char *fwid = NULL;
-    struct cr_task_status st;
-    memset(&st, 0, sizeof(st));
-    if (!json_is_object(upd) || cr_parse_id(upd, "framework_id", "update", &fwid, &err) < 0 ||
-        !fwid ||
-        cr_parse_task_status(json_object_get(upd, "status"), "update.status", &st, &err) < 0) {
-        cr_http_respondf(req, 400, "Failed to validate status update: %s",
-                         err.msg[0] ? err.msg : "update.framework_id: required field missing");
-        free(fwid);
-        cr_task_status_release(&st);
-        return;
-    }
     cr_http_respond(req, 202, NULL, NULL, 0);
     a->last_seen_ms = cr_now_ms();
-    if (!st.agent_id)
-        st.agent_id = cr_xstrdup(a->id);
-    task_status_update(m, a, fwid, &st);
-    free(fwid);
-    cr_task_status_release(&st);
+    if (!call->status.agent_id)
+        call->status.agent_id = cr_xstrdup(a->id);
+    task_status_update(m, a, call->framework_id, &call->status);
 }

@@ -1,9 +1,10 @@
 /*
  * http_agent.c - POST /corral/v1/agent, the master's end of the agent protocol
- * (docs/protocol.md). Envelope checks here; the work is in agents.c.
+ * (docs/protocol.md). The envelope is decoded by api/agent_proto; the work is in agents.c.
  */
 #include <string.h>
 
+#include "api/agent_proto.h"
 #include "master/master_impl.h"
 
 void http_agent(struct cr_master *m, struct cr_http_req *req)
@@ -14,27 +15,30 @@ void http_agent(struct cr_master *m, struct cr_http_req *req)
     const char *body = cr_http_req_body(req, &len);
     struct cr_err err;
     cr_err_clear(&err);
-    json_t *j = cr_json_parse_object(body, len, &err);
-    if (!j) {
-        cr_http_respondf(req, 400, "Failed to parse agent call: %s", err.msg);
+    struct cr_agent_call call;
+    cr_agent_call_init(&call);
+    if (cr_parse_agent_call(body, len, &call, &err) < 0) {
+        cr_http_respondf(req, 400, "Failed to validate agent call: %s", err.msg);
+        cr_agent_call_release(&call);
         return;
     }
-    const char *type = json_string_value(json_object_get(j, "type"));
-    if (!type) {
-        cr_http_respondf(req, 400, "Failed to validate agent call: type: required string field "
-                                   "missing");
-    } else if (strcmp(type, "SUBSCRIBE") == 0) {
+    switch (call.type) {
+    case CR_AGENT_CALL_SUBSCRIBE:
         if (cr_http_req_header(req, "Mesos-Stream-Id"))
             cr_http_respondf(req, 400, "Subscribe calls should not include the "
                                        "'Mesos-Stream-Id' header");
         else
-            agent_subscribe(m, req, j);
-    } else if (strcmp(type, "UPDATE") == 0) {
-        agent_update(m, req, j);
-    } else if (strcmp(type, "PONG") == 0) {
-        agent_pong(m, req, j);
-    } else {
-        cr_http_respondf(req, 501, "Received an unknown agent call type '%s'", type);
+            agent_subscribe(m, req, &call);
+        break;
+    case CR_AGENT_CALL_UPDATE:
+        agent_update(m, req, &call);
+        break;
+    case CR_AGENT_CALL_PONG:
+        agent_pong(m, req, &call);
+        break;
+    default:
+        cr_http_respondf(req, 501, "Received an unknown agent call type");
+        break;
     }
-    json_decref(j);
+    cr_agent_call_release(&call);
 }

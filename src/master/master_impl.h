@@ -29,6 +29,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "api/agent_proto.h"
 #include "api/mesos.h"
 #include "base/map.h"
 #include "core/allocator.h"
@@ -223,9 +224,10 @@ struct task *task_find_any(struct cr_master *m, const char *task_id, struct fw *
 
 /* agents.c */
 struct agent *agent_find(struct cr_master *m, const char *id);
-void agent_subscribe(struct cr_master *m, struct cr_http_req *req, json_t *body);
-void agent_update(struct cr_master *m, struct cr_http_req *req, json_t *body);
-void agent_pong(struct cr_master *m, struct cr_http_req *req, json_t *body);
+/* Agent protocol calls; subscribe takes over *call's contents (leaving it empty). */
+void agent_subscribe(struct cr_master *m, struct cr_http_req *req, struct cr_agent_call *call);
+void agent_update(struct cr_master *m, struct cr_http_req *req, struct cr_agent_call *call);
+void agent_pong(struct cr_master *m, struct cr_http_req *req, struct cr_agent_call *call);
 void agent_send(struct agent *a, json_t *event);
 void agent_recover(struct cr_master *m, const char *id, const char *info_json);
 void agent_free(struct agent *a);

@@ -178,11 +178,7 @@ void task_launch(struct cr_master *m, struct fw *fw, struct agent *a, struct tas
         task_complete(m, t);
         return;
     }
-    struct cr_res_style style = {.allocation_role = t->role, .refinement = false};
-    json_t *body = json_object();
-    json_object_set_new(body, "framework_info", cr_json_framework_info(&fw->info));
-    json_object_set_new(body, "task", cr_json_task_info(&t->info, &style));
-    agent_send(a, cr_event("LAUNCH", body));
+    agent_send(a, cr_agent_event_launch(&fw->info, &t->info, t->role));
     CR_DEBUG("task launching task=%s framework=%s agent=%s", t->info.task_id, fw->id, a->id);
 }
 
@@ -207,13 +203,7 @@ static void ack_to_agent(struct agent *a, const char *framework_id, const char *
 {
     if (!a || !a->connected)
         return;
-    json_t *body = json_object();
-    json_object_set_new(body, "framework_id", cr_json_id(framework_id));
-    json_object_set_new(body, "task_id", cr_json_id(task_id));
-    char *b64 = cr_base64_encode(uuid, 16);
-    json_object_set_new(body, "uuid", json_string(b64));
-    free(b64);
-    agent_send(a, cr_event("ACKNOWLEDGED", body));
+    agent_send(a, cr_agent_event_acknowledged(framework_id, task_id, uuid));
 }
 
 void task_status_update(struct cr_master *m, struct agent *a, const char *framework_id,
@@ -228,11 +218,8 @@ void task_status_update(struct cr_master *m, struct agent *a, const char *framew
                 framework_id, status->task_id, cr_task_state_name(status->state));
         if (status->has_uuid)
             ack_to_agent(a, framework_id, status->task_id, status->uuid);
-        if (!cr_task_state_is_terminal(status->state)) {
-            json_t *body = json_object();
-            json_object_set_new(body, "framework_id", cr_json_id(framework_id));
-            agent_send(a, cr_event("SHUTDOWN_FRAMEWORK", body));
-        }
+        if (!cr_task_state_is_terminal(status->state))
+            agent_send(a, cr_agent_event_shutdown_framework(framework_id));
         return;
     }
     m->valid_status_updates++;
@@ -305,18 +292,8 @@ void task_kill(struct cr_master *m, struct fw *fw, const char *task_id, const ch
                 task_id, t->info.agent_id);
         return;
     }
-    json_t *body = json_object();
-    json_object_set_new(body, "framework_id", cr_json_id(fw->id));
-    json_object_set_new(body, "task_id", cr_json_id(task_id));
     int64_t g = grace_ms >= 0 ? grace_ms : t->info.kill_grace_ms;
-    if (g >= 0) {
-        json_t *kp = json_object();
-        json_t *gp = json_object();
-        json_object_set_new(gp, "nanoseconds", json_integer((json_int_t)g * 1000000));
-        json_object_set_new(kp, "grace_period", gp);
-        json_object_set_new(body, "kill_policy", kp);
-    }
-    agent_send(a, cr_event("KILL", body));
+    agent_send(a, cr_agent_event_kill(fw->id, task_id, g));
     CR_INFO("killing task task=%s framework=%s agent=%s", task_id, fw->id, a->id);
 }
 
