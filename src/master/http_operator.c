@@ -248,6 +248,22 @@ void http_operator(struct cr_master *m, struct cr_http_req *req)
         json_t *b = json_object();
         json_object_set_new(b, "metrics", arr);
         http_respond_json(req, 200, wrap(type, b));
+    } else if (strcmp(type, "GET_WEIGHTS") == 0) {
+        json_t *b = json_object();
+        json_object_set_new(b, "weight_infos", weights_json(m));
+        http_respond_json(req, 200, wrap(type, b));
+    } else if (strcmp(type, "UPDATE_WEIGHTS") == 0) {
+        json_t *uw = json_object_get(call, "update_weights");
+        if (!json_is_object(uw))
+            cr_http_respondf(req, 400, "Failed to validate master::Call: update_weights: "
+                                       "required for type UPDATE_WEIGHTS");
+        else
+            weights_update(m, req, json_object_get(uw, "weight_infos"),
+                           "update_weights.weight_infos");
+    } else if (strcmp(type, "GET_ROLES") == 0) {
+        json_t *b = json_object();
+        json_object_set_new(b, "roles", roles_json(m, false));
+        http_respond_json(req, 200, wrap(type, b));
     } else if (strcmp(type, "KILL_TASK") == 0) {
         kill_task(m, req, call);
     } else if (strcmp(type, "TEARDOWN") == 0) {
@@ -365,6 +381,34 @@ bool http_legacy(struct cr_master *m, struct cr_http_req *req)
         if (!is_get)
             goto bad_method;
         http_respond_json(req, 200, legacy_tasks(m, req));
+        return true;
+    }
+    if (IS("/weights") || IS("/master/weights")) {
+        if (strcmp(method, "PUT") == 0) {
+            size_t len;
+            const char *body = cr_http_req_body(req, &len);
+            struct cr_err err;
+            cr_err_clear(&err);
+            json_error_t jerr;
+            json_t *arr = json_loadb(body, len, 0, &jerr);
+            if (!arr)
+                cr_http_respondf(req, 400, "Failed to parse body into JSON: %s", jerr.text);
+            else
+                weights_update(m, req, arr, "weights");
+            json_decref(arr);
+            return true;
+        }
+        if (!is_get)
+            goto bad_method;
+        http_respond_json(req, 200, weights_json(m));
+        return true;
+    }
+    if (IS("/roles") || IS("/master/roles")) {
+        if (!is_get)
+            goto bad_method;
+        json_t *j = json_object();
+        json_object_set_new(j, "roles", roles_json(m, true));
+        http_respond_json(req, 200, j);
         return true;
     }
     if (IS("/metrics/snapshot")) {

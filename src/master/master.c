@@ -44,6 +44,10 @@ static const struct cr_flag master_flags[] = {
      "how long a burst of changes is coalesced before an allocation cycle", 0, 10000},
     {"max-body", CR_FLAG_BYTES, OFF(max_body_bytes), "8MB", "largest request body accepted",
      1024, 1073741824},
+    {"weights", CR_FLAG_STRING, OFF(weights), NULL,
+     "initial role weights, e.g. dev=2,prod=3.5 (roles the registry already weights keep "
+     "their stored weight)",
+     0, 0},
     {"log-level", CR_FLAG_STRING, OFF(log_level), "info", "debug, info, warn or error", 0, 0},
     {"config", CR_FLAG_STRING, OFF(config), NULL, "read flags from this file (name = value)", 0,
      0},
@@ -230,6 +234,7 @@ static void on_ready(struct cr_state *st, int status, const char *msg, void *ud)
         stop(m);
         return;
     }
+    weights_recover(m);
     cr_state_foreach(st, "frameworks", recover_framework, m);
     cr_state_foreach(st, "agents", recover_agent, m);
     m->ready = true;
@@ -333,6 +338,11 @@ int cr_master_main(int argc, char **argv)
         return 2;
     }
     cr_log_set_level(lvl);
+    if (m.cfg.weights && weights_validate_flag(m.cfg.weights, &err) < 0) {
+        fprintf(stderr, "corral master: flag --weights: %s\n", err.msg);
+        cr_flags_release(master_flags, &m.cfg);
+        return 2;
+    }
     struct in_addr addr;
     if (inet_pton(AF_INET, m.cfg.ip, &addr) != 1) {
         fprintf(stderr, "corral master: flag --ip: '%s' is not an IPv4 address\n", m.cfg.ip);

@@ -58,6 +58,7 @@ struct master_config {
     int64_t agent_ping_misses;
     int64_t allocation_batch_ms;
     int64_t max_body_bytes;
+    char *weights;
     char *log_level;
     char *config;
 };
@@ -244,6 +245,18 @@ bool http_legacy(struct cr_master *m, struct cr_http_req *req);
 bool http_check_post_json(struct cr_http_req *req);
 /* Answer with a JSON object (reference stolen), honouring ?jsonp=. */
 void http_respond_json(struct cr_http_req *req, int status, json_t *body);
+
+/* weights.c */
+int weights_validate_flag(const char *text, struct cr_err *err);
+/* Apply the registry's weights to the allocator, then seed roles only --weights names. */
+void weights_recover(struct cr_master *m);
+/* [{role, weight}] */
+json_t *weights_json(struct cr_master *m);
+/* Validate infos (path names it in errors), commit, apply, answer 200. */
+void weights_update(struct cr_master *m, struct cr_http_req *req, json_t *infos,
+                    const char *path);
+/* Roles with weights or frameworks: v1 Role objects, or the legacy /roles form. */
+json_t *roles_json(struct cr_master *m, bool legacy);
 
 /* JSON views of the registry (http_state.c) */
 json_t *state_json_legacy(struct cr_master *m);
