@@ -9,7 +9,6 @@
 #include "api/agent_proto.h"
 #include "api/mesos_internal.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -37,48 +36,18 @@ const char *cr_agent_event_name(enum cr_agent_event_type t)
     return (unsigned)t < N_EVENT_NAMES ? EVENT_NAMES[t] : "UNKNOWN";
 }
 
-/* Lower-case body key of a type name. */
-static void body_key(const char *name, char *key, size_t size)
-{
-    size_t i;
-    for (i = 0; name[i] && i + 1 < size; i++)
-        key[i] = (char)tolower((unsigned char)name[i]);
-    key[i] = '\0';
-}
-
-static int required_id(const json_t *obj, const char *key, const char *path, char **out,
-                       struct cr_err *err)
-{
-    int rc = cr_mj_id(obj, key, path, out, err);
-    if (rc == 0)
-        return cr_mj_missing(err, path, key);
-    return rc < 0 ? rc : 0;
-}
-
-/* The state names, indexed by enum cr_task_state. */
-static void state_names(const char **names)
-{
-    for (int i = 0; i < CR_TASK_STATE_COUNT; i++)
-        names[i] = cr_task_state_name((enum cr_task_state)i);
-}
-
 /* Type and body of an envelope; *body NULL when the body is absent. */
 static int envelope(const json_t *root, const char *const *names, size_t n, int *type,
                     json_t **body, struct cr_err *err)
 {
-    bool unknown = false;
-    int rc = cr_mj_enum(root, "type", "", names, n, type, &unknown, err);
+    int rc = cr_mj_envelope_type(root, names, n, type, err);
     if (rc < 0)
         return rc;
-    if (rc == 0 && !unknown)
-        return cr_mj_missing(err, "", "type");
-    if (unknown)
-        *type = 0;
     *body = NULL;
     if (*type == 0)
         return 0;
     char key[64];
-    body_key(names[*type], key, sizeof(key));
+    cr_mj_body_key(key, sizeof(key), names[*type]);
     return cr_mj_object(root, key, "", body, err) < 0 ? -EINVAL : 0;
 }
 
@@ -87,7 +56,7 @@ static int need_body(const json_t *body, const char *name, struct cr_err *err)
     if (body)
         return 0;
     char key[64];
-    body_key(name, key, sizeof(key));
+    cr_mj_body_key(key, sizeof(key), name);
     return cr_mj_err(err, "", key, "required for type %s", name);
 }
 
@@ -129,29 +98,17 @@ static int parse_agent_task(const json_t *t, const char *p, struct cr_agent_task
     if (!json_is_object(t))
         return cr_mj_type_err(err, p, NULL, "an object", t);
     int rc;
-    if ((rc = required_id(t, "framework_id", p, &out->framework_id, err)) < 0)
+    if ((rc = cr_mj_required_id(t, "framework_id", p, &out->framework_id, err)) < 0)
         return rc;
     json_t *v = NULL;
-    if ((rc = cr_mj_object(t, "task", p, &v, err)) < 0)
+    if ((rc = cr_mj_required_object(t, "task", p, &v, err)) < 0)
         return rc;
-    if (rc == 0)
-        return cr_mj_missing(err, p, "task");
     char sp[CR_MJ_PATH_MAX];
     if ((rc = cr_mj_parse_task_info_lenient(v, cr_mj_path(sp, sizeof(sp), p, "task"), &out->task,
                                             err)) < 0)
         return rc;
-    const char *names[CR_TASK_STATE_COUNT];
-    state_names(names);
-    int state = 0;
-    bool unknown = false;
-    if ((rc = cr_mj_enum(t, "state", p, names, CR_TASK_STATE_COUNT, &state, &unknown, err)) < 0)
+    if ((rc = cr_mj_task_state(t, p, &out->state, err)) < 0)
         return rc;
-    if (unknown)
-        return cr_mj_err(err, p, "state", "unknown task state '%s'",
-                         json_string_value(json_object_get(t, "state")));
-    if (rc == 0)
-        return cr_mj_missing(err, p, "state");
-    out->state = (enum cr_task_state)state;
     if ((rc = cr_mj_object(t, "latest_status", p, &v, err)) < 0)
         return rc;
     if (rc == 1) {
@@ -168,11 +125,9 @@ static int call_subscribe(const json_t *body, struct cr_agent_call *c, struct cr
     const char *p = "subscribe";
     char sp[CR_MJ_PATH_MAX], ep[CR_MJ_PATH_MAX];
     json_t *v = NULL;
-    int rc = cr_mj_object(body, "agent_info", p, &v, err);
+    int rc = cr_mj_required_object(body, "agent_info", p, &v, err);
     if (rc < 0)
         return rc;
-    if (rc == 0)
-        return cr_mj_missing(err, p, "agent_info");
     if ((rc = cr_parse_agent_info(v, cr_mj_path(sp, sizeof(sp), p, "agent_info"), &c->agent_info,
                                   err)) < 0)
         return rc;
@@ -226,14 +181,12 @@ static int call_subscribe(const json_t *body, struct cr_agent_call *c, struct cr
 
 static int call_update(const json_t *body, struct cr_agent_call *c, struct cr_err *err)
 {
-    int rc = required_id(body, "framework_id", "update", &c->framework_id, err);
+    int rc = cr_mj_required_id(body, "framework_id", "update", &c->framework_id, err);
     if (rc < 0)
         return rc;
     json_t *v = NULL;
-    if ((rc = cr_mj_object(body, "status", "update", &v, err)) < 0)
+    if ((rc = cr_mj_required_object(body, "status", "update", &v, err)) < 0)
         return rc;
-    if (rc == 0)
-        return cr_mj_missing(err, "update", "status");
     if ((rc = cr_parse_task_status(v, "update.status", &c->status, err)) < 0)
         return rc;
     if (!c->status.has_uuid)
@@ -360,7 +313,7 @@ void cr_agent_event_release(struct cr_agent_event *e)
 static int event_subscribed(const json_t *b, struct cr_agent_event *e, struct cr_err *err)
 {
     const char *p = "subscribed";
-    int rc = required_id(b, "agent_id", p, &e->agent_id, err);
+    int rc = cr_mj_required_id(b, "agent_id", p, &e->agent_id, err);
     if (rc < 0)
         return rc;
     double ping = 0;
@@ -381,17 +334,13 @@ static int event_launch(const json_t *b, struct cr_agent_event *e, struct cr_err
 {
     const char *p = "launch";
     json_t *v = NULL;
-    int rc = cr_mj_object(b, "framework_info", p, &v, err);
+    int rc = cr_mj_required_object(b, "framework_info", p, &v, err);
     if (rc < 0)
         return rc;
-    if (rc == 0)
-        return cr_mj_missing(err, p, "framework_info");
     if ((rc = cr_parse_framework_info(v, "launch.framework_info", &e->framework_info, err)) < 0)
         return rc;
-    if ((rc = cr_mj_object(b, "task", p, &v, err)) < 0)
+    if ((rc = cr_mj_required_object(b, "task", p, &v, err)) < 0)
         return rc;
-    if (rc == 0)
-        return cr_mj_missing(err, p, "task");
     if ((rc = cr_mj_parse_task_info_lenient(v, "launch.task", &e->task, err)) < 0)
         return rc;
     /* The allocation role rides on the resources (all of one task share it). */
@@ -412,42 +361,22 @@ static int event_kill(const json_t *b, struct cr_agent_event *e, struct cr_err *
 {
     const char *p = "kill";
     int rc;
-    if ((rc = required_id(b, "framework_id", p, &e->framework_id, err)) < 0 ||
-        (rc = required_id(b, "task_id", p, &e->task_id, err)) < 0)
+    if ((rc = cr_mj_required_id(b, "framework_id", p, &e->framework_id, err)) < 0 ||
+        (rc = cr_mj_required_id(b, "task_id", p, &e->task_id, err)) < 0)
         return rc;
-    json_t *kp = NULL;
-    if ((rc = cr_mj_object(b, "kill_policy", p, &kp, err)) <= 0)
-        return rc;
-    int64_t ns = 0;
-    if ((rc = cr_mj_nanos(kp, "grace_period", "kill.kill_policy", &ns, err)) < 0)
-        return rc;
-    if (rc == 1 && ns < 0)
-        return cr_mj_err(err, "kill.kill_policy", "grace_period", "must not be negative");
-    if (rc == 1)
-        e->kill_grace_ms = ns / 1000000;
-    return 0;
+    return cr_mj_kill_policy(b, p, &e->kill_grace_ms, err);
 }
 
 static int event_acknowledged(const json_t *b, struct cr_agent_event *e, struct cr_err *err)
 {
     const char *p = "acknowledged";
     int rc;
-    if ((rc = required_id(b, "framework_id", p, &e->framework_id, err)) < 0 ||
-        (rc = required_id(b, "task_id", p, &e->task_id, err)) < 0)
+    if ((rc = cr_mj_required_id(b, "framework_id", p, &e->framework_id, err)) < 0 ||
+        (rc = cr_mj_required_id(b, "task_id", p, &e->task_id, err)) < 0)
         return rc;
-    unsigned char *uuid = NULL;
-    size_t len = 0;
-    if ((rc = cr_mj_bytes(b, "uuid", p, &uuid, &len, err)) < 0)
+    if ((rc = cr_mj_uuid(b, "uuid", p, e->uuid, err)) < 0)
         return rc;
-    if (rc == 0)
-        return cr_mj_missing(err, p, "uuid");
-    if (len != sizeof(e->uuid)) {
-        free(uuid);
-        return cr_mj_err(err, p, "uuid", "expected %zu bytes, got %zu", sizeof(e->uuid), len);
-    }
-    memcpy(e->uuid, uuid, len);
-    free(uuid);
-    return 0;
+    return rc == 0 ? cr_mj_missing(err, p, "uuid") : 0;
 }
 
 static int parse_event(const json_t *root, struct cr_agent_event *e, struct cr_err *err)
@@ -469,14 +398,11 @@ static int parse_event(const json_t *root, struct cr_agent_event *e, struct cr_e
     case CR_AGENT_EVENT_KILL:
         return event_kill(body, e, err);
     case CR_AGENT_EVENT_SHUTDOWN_FRAMEWORK:
-        return required_id(body, "framework_id", "shutdown_framework", &e->framework_id, err);
+        return cr_mj_required_id(body, "framework_id", "shutdown_framework", &e->framework_id, err);
     case CR_AGENT_EVENT_ACKNOWLEDGED:
         return event_acknowledged(body, e, err);
     case CR_AGENT_EVENT_ERROR:
-        rc = cr_mj_string_dup(body, "message", "error", &e->message, err);
-        if (rc == 0)
-            return cr_mj_missing(err, "error", "message");
-        return rc < 0 ? rc : 0;
+        return cr_mj_required_string_dup(body, "message", "error", &e->message, err);
     case CR_AGENT_EVENT_PING:
     case CR_AGENT_EVENT_UNKNOWN:
         return 0;
@@ -526,13 +452,7 @@ json_t *cr_agent_event_kill(const char *framework_id, const char *task_id, int64
     json_t *b = cr_mj_object_new();
     cr_mj_set(b, "framework_id", cr_json_id(framework_id ? framework_id : ""));
     cr_mj_set(b, "task_id", cr_json_id(task_id ? task_id : ""));
-    if (kill_grace_ms >= 0) {
-        json_t *gp = cr_mj_object_new();
-        cr_mj_set(gp, "nanoseconds", cr_mj_int(kill_grace_ms * 1000000));
-        json_t *kp = cr_mj_object_new();
-        cr_mj_set(kp, "grace_period", gp);
-        cr_mj_set(b, "kill_policy", kp);
-    }
+    cr_mj_set(b, "kill_policy", cr_mj_kill_policy_new(kill_grace_ms));
     return cr_event("KILL", b);
 }
 

@@ -12,7 +12,6 @@
 #include "api/mesos.h"
 #include "api/mesos_internal.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,15 +102,6 @@ void cr_sched_call_release(struct cr_sched_call *c)
 
 /* ---------------------------------------------------------------- pieces */
 
-static int required_id(const json_t *obj, const char *key, const char *path, char **out,
-                       struct cr_err *err)
-{
-    int rc = cr_mj_id(obj, key, path, out, err);
-    if (rc == 0)
-        return cr_mj_missing(err, path, key);
-    return rc < 0 ? rc : 0;
-}
-
 static int parse_filters(const json_t *body, const char *path, double *out, struct cr_err *err)
 {
     json_t *f = NULL;
@@ -147,6 +137,18 @@ static int parse_role_list(const json_t *body, const char *key, const char *path
     return 0;
 }
 
+/* Append t (moved) to the invalid tasks with reason (owned), for a TASK_ERROR. */
+static void set_aside(struct cr_operation *op, const struct cr_task_info *t, char *reason)
+{
+    op->invalid_tasks =
+        cr_xrealloc(op->invalid_tasks, (op->ninvalid + 1) * sizeof(*op->invalid_tasks));
+    op->invalid_reasons =
+        cr_xrealloc(op->invalid_reasons, (op->ninvalid + 1) * sizeof(*op->invalid_reasons));
+    op->invalid_tasks[op->ninvalid] = *t;
+    op->invalid_reasons[op->ninvalid] = reason;
+    op->ninvalid++;
+}
+
 /* Append a task to the valid list, or to the invalid one with the reason. */
 static void keep_task(struct cr_operation *op, struct cr_task_info *t, bool in_group)
 {
@@ -157,13 +159,7 @@ static void keep_task(struct cr_operation *op, struct cr_task_info *t, bool in_g
         op->tasks[op->ntasks++] = *t;
         return;
     }
-    op->invalid_tasks =
-        cr_xrealloc(op->invalid_tasks, (op->ninvalid + 1) * sizeof(*op->invalid_tasks));
-    op->invalid_reasons =
-        cr_xrealloc(op->invalid_reasons, (op->ninvalid + 1) * sizeof(*op->invalid_reasons));
-    op->invalid_tasks[op->ninvalid] = *t;
-    op->invalid_reasons[op->ninvalid] = cr_xstrdup(verr.msg);
-    op->ninvalid++;
+    set_aside(op, t, cr_xstrdup(verr.msg));
 }
 
 static int parse_task_list(const json_t *arr, const char *path, struct cr_operation *op,
@@ -210,17 +206,14 @@ static int parse_launch_group(const json_t *opj, const char *path, struct cr_ope
         return cr_mj_err(err, path, "launch_group", "required for type LAUNCH_GROUP");
     char lp[CR_MJ_PATH_MAX], ep[CR_MJ_PATH_MAX], gp[CR_MJ_PATH_MAX], tp[CR_MJ_PATH_MAX];
     cr_mj_path(lp, sizeof(lp), path, "launch_group");
-    if ((rc = cr_mj_object(lg, "executor", lp, &executor, err)) < 0)
+    if ((rc = cr_mj_required_object(lg, "executor", lp, &executor, err)) < 0)
         return rc;
-    if (rc == 0)
-        return cr_mj_missing(err, lp, "executor");
     char *eid = NULL;
-    rc = required_id(executor, "executor_id", cr_mj_path(ep, sizeof(ep), lp, "executor"), &eid,
-                     err);
+    rc = cr_mj_required_id(executor, "executor_id", cr_mj_path(ep, sizeof(ep), lp, "executor"),
+                           &eid, err);
     if (rc < 0)
         return rc;
-    if ((rc = cr_mj_object(lg, "task_group", lp, &group, err)) < 0 ||
-        (rc == 0 && (rc = cr_mj_missing(err, lp, "task_group")) < 0)) {
+    if ((rc = cr_mj_required_object(lg, "task_group", lp, &group, err)) < 0) {
         free(eid);
         return rc;
     }
@@ -231,17 +224,10 @@ static int parse_launch_group(const json_t *opj, const char *path, struct cr_ope
         /* A bad executor id makes every task of the group invalid. */
         struct cr_err verr;
         if (cr_validate_id(eid, &verr) < 0) {
-            for (size_t i = 0; i < op->ntasks; i++) {
-                struct cr_task_info t = op->tasks[i];
-                op->invalid_tasks = cr_xrealloc(op->invalid_tasks,
-                                                (op->ninvalid + 1) * sizeof(*op->invalid_tasks));
-                op->invalid_reasons = cr_xrealloc(
-                    op->invalid_reasons, (op->ninvalid + 1) * sizeof(*op->invalid_reasons));
-                op->invalid_tasks[op->ninvalid] = t;
-                op->invalid_reasons[op->ninvalid] =
-                    cr_xasprintf("task '%s': invalid executor id: %s", t.task_id, verr.msg);
-                op->ninvalid++;
-            }
+            for (size_t i = 0; i < op->ntasks; i++)
+                set_aside(op, &op->tasks[i],
+                          cr_xasprintf("task '%s': invalid executor id: %s", op->tasks[i].task_id,
+                                       verr.msg));
             free(op->tasks);
             op->tasks = NULL;
             op->ntasks = 0;
@@ -296,11 +282,9 @@ static int body_subscribe(const json_t *body, const char *p, struct cr_sched_cal
                           struct cr_err *err)
 {
     json_t *fij = NULL;
-    int rc = cr_mj_object(body, "framework_info", p, &fij, err);
+    int rc = cr_mj_required_object(body, "framework_info", p, &fij, err);
     if (rc < 0)
         return rc;
-    if (rc == 0)
-        return cr_mj_missing(err, p, "framework_info");
     char fp[CR_MJ_PATH_MAX];
     cr_mj_path(fp, sizeof(fp), p, "framework_info");
     if ((rc = cr_parse_framework_info(fij, fp, &c->framework_info, err)) < 0)
@@ -346,44 +330,24 @@ static int body_kill(const json_t *body, const char *p, struct cr_sched_call *c,
                      struct cr_err *err)
 {
     int rc;
-    if ((rc = required_id(body, "task_id", p, &c->task_id, err)) < 0 ||
+    if ((rc = cr_mj_required_id(body, "task_id", p, &c->task_id, err)) < 0 ||
         (rc = cr_mj_id(body, "agent_id", p, &c->agent_id, err)) < 0)
         return rc;
-    json_t *kp = NULL;
-    if ((rc = cr_mj_object(body, "kill_policy", p, &kp, err)) <= 0)
-        return rc;
-    char kpp[CR_MJ_PATH_MAX];
-    cr_mj_path(kpp, sizeof(kpp), p, "kill_policy");
-    int64_t ns = 0;
-    if ((rc = cr_mj_nanos(kp, "grace_period", kpp, &ns, err)) < 0)
-        return rc;
-    if (rc == 1 && ns < 0)
-        return cr_mj_err(err, kpp, "grace_period", "must not be negative");
-    if (rc == 1)
-        c->kill_grace_ms = ns / 1000000;
-    return 0;
+    return cr_mj_kill_policy(body, p, &c->kill_grace_ms, err);
 }
 
 static int body_acknowledge(const json_t *body, const char *p, struct cr_sched_call *c,
                             struct cr_err *err)
 {
     int rc;
-    if ((rc = required_id(body, "agent_id", p, &c->agent_id, err)) < 0 ||
-        (rc = required_id(body, "task_id", p, &c->task_id, err)) < 0)
+    if ((rc = cr_mj_required_id(body, "agent_id", p, &c->agent_id, err)) < 0 ||
+        (rc = cr_mj_required_id(body, "task_id", p, &c->task_id, err)) < 0)
         return rc;
-    unsigned char *uuid = NULL;
-    size_t len = 0;
-    if ((rc = cr_mj_bytes(body, "uuid", p, &uuid, &len, err)) < 0)
+    if ((rc = cr_mj_uuid(body, "uuid", p, c->uuid, err)) < 0)
         return rc;
     if (rc == 0)
         return cr_mj_missing(err, p, "uuid");
-    if (len != sizeof(c->uuid)) {
-        free(uuid);
-        return cr_mj_err(err, p, "uuid", "expected %zu bytes, got %zu", sizeof(c->uuid), len);
-    }
-    memcpy(c->uuid, uuid, len);
-    c->uuid_len = len;
-    free(uuid);
+    c->uuid_len = sizeof(c->uuid);
     return 0;
 }
 
@@ -404,7 +368,7 @@ static int body_reconcile(const json_t *body, const char *p, struct cr_sched_cal
         cr_mj_path_index(ep, sizeof(ep), ap, i);
         if (!json_is_object(t))
             return cr_mj_type_err(err, ep, NULL, "an object", t);
-        if ((rc = required_id(t, "task_id", ep, &c->reconcile[i].task_id, err)) < 0 ||
+        if ((rc = cr_mj_required_id(t, "task_id", ep, &c->reconcile[i].task_id, err)) < 0 ||
             (rc = cr_mj_id(t, "agent_id", ep, &c->reconcile[i].agent_id, err)) < 0)
             return rc;
     }
@@ -415,8 +379,8 @@ static int body_message(const json_t *body, const char *p, struct cr_sched_call 
                         struct cr_err *err)
 {
     int rc;
-    if ((rc = required_id(body, "agent_id", p, &c->agent_id, err)) < 0 ||
-        (rc = required_id(body, "executor_id", p, &c->executor_id, err)) < 0)
+    if ((rc = cr_mj_required_id(body, "agent_id", p, &c->agent_id, err)) < 0 ||
+        (rc = cr_mj_required_id(body, "executor_id", p, &c->executor_id, err)) < 0)
         return rc;
     unsigned char *data = NULL;
     size_t len = 0;
@@ -449,7 +413,7 @@ static int body_operation_status(const json_t *body, const char *p, struct cr_sc
         c->uuid_len = len;
     }
     free(uuid);
-    rc = required_id(body, "operation_id", p, &opid, err);
+    rc = cr_mj_required_id(body, "operation_id", p, &opid, err);
     free(opid);
     return rc;
 }
@@ -469,7 +433,7 @@ static int body_reconcile_operations(const json_t *body, const char *p, struct c
         if (!json_is_object(o))
             return cr_mj_type_err(err, ep, NULL, "an object", o);
         char *id = NULL;
-        rc = required_id(o, "operation_id", ep, &id, err);
+        rc = cr_mj_required_id(o, "operation_id", ep, &id, err);
         free(id);
         if (rc < 0)
             return rc;
@@ -497,15 +461,12 @@ static bool body_required(enum cr_sched_call_type t)
 static int parse_call(const json_t *root, struct cr_sched_call *c, struct cr_err *err)
 {
     int type = 0;
-    bool unknown = false;
-    int rc = cr_mj_enum(root, "type", "", CALL_TYPES, N_CALL_TYPES, &type, &unknown, err);
+    int rc = cr_mj_envelope_type(root, CALL_TYPES, N_CALL_TYPES, &type, err);
     if (rc < 0)
         return rc;
-    if (rc == 0 && !unknown)
-        return cr_mj_missing(err, "", "type");
     if ((rc = cr_mj_id(root, "framework_id", "", &c->framework_id, err)) < 0)
         return rc;
-    c->type = unknown ? CR_CALL_UNKNOWN : (enum cr_sched_call_type)type;
+    c->type = (enum cr_sched_call_type)type;
     if (c->type == CR_CALL_UNKNOWN)
         return 0;
     const char *name = CALL_TYPES[c->type];
@@ -513,10 +474,7 @@ static int parse_call(const json_t *root, struct cr_sched_call *c, struct cr_err
         return cr_mj_err(err, "", "framework_id", "required for type %s", name);
 
     char key[64];
-    size_t i;
-    for (i = 0; name[i] && i + 1 < sizeof(key); i++)
-        key[i] = (char)tolower((unsigned char)name[i]);
-    key[i] = '\0';
+    cr_mj_body_key(key, sizeof(key), name);
     json_t *body = NULL;
     if ((rc = cr_mj_object(root, key, "", &body, err)) < 0)
         return rc;
@@ -538,9 +496,9 @@ static int parse_call(const json_t *root, struct cr_sched_call *c, struct cr_err
     case CR_CALL_KILL:
         return body_kill(body, key, c, err);
     case CR_CALL_SHUTDOWN:
-        if ((rc = required_id(body, "executor_id", key, &c->executor_id, err)) < 0)
+        if ((rc = cr_mj_required_id(body, "executor_id", key, &c->executor_id, err)) < 0)
             return rc;
-        return required_id(body, "agent_id", key, &c->agent_id, err);
+        return cr_mj_required_id(body, "agent_id", key, &c->agent_id, err);
     case CR_CALL_ACKNOWLEDGE:
         return body_acknowledge(body, key, c, err);
     case CR_CALL_RECONCILE:

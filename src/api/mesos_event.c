@@ -10,7 +10,6 @@
 #include "api/mesos_internal.h"
 
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,11 +96,7 @@ json_t *cr_event(const char *type, json_t *body)
     cr_mj_set(o, "type", cr_mj_str(type));
     if (body) {
         char key[64];
-        size_t i;
-        for (i = 0; type[i] && i + 1 < sizeof(key); i++)
-            key[i] = (char)tolower((unsigned char)type[i]);
-        key[i] = '\0';
-        cr_mj_set(o, key, body);
+        cr_mj_set(o, cr_mj_body_key(key, sizeof(key), type), body);
     }
     return o;
 }

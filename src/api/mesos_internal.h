@@ -6,7 +6,8 @@
  * ("accept.operations[0].launch.task_infos[1].task_id: required field missing").
  * Getters return 1 when the field is present, 0 when it is absent or null (the output
  * is then left untouched, so callers set defaults first), or -EINVAL with err filled
- * when it has the wrong shape.
+ * when it has the wrong shape. The cr_mj_required_* getters return 0 when the field is
+ * present and treat absence as an error.
  *
  * Writing: the constructors abort on allocation failure (the project's OOM policy, as
  * cr_xmalloc), strings that are not valid UTF-8 are sanitized ('?' per bad byte) rather
@@ -22,6 +23,7 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "core/task.h"
 
 /* Room for a field path in error messages; longer paths are truncated. */
 #define CR_MJ_PATH_MAX 192
@@ -95,6 +97,40 @@ int cr_mj_id_array(const json_t *obj, const char *key, const char *path, char **
 /* A DurationInfo/TimeInfo {"nanoseconds": int64*}. */
 int cr_mj_nanos(const json_t *obj, const char *key, const char *path, int64_t *out,
                 struct cr_err *err);
+/* A UUID: bytes (as cr_mj_bytes) that must be exactly 16 long, copied into out. */
+int cr_mj_uuid(const json_t *obj, const char *key, const char *path, unsigned char out[16],
+               struct cr_err *err);
+
+/*
+ * Required fields: as cr_mj_id, cr_mj_object, cr_mj_string and cr_mj_string_dup, but
+ * returning 0 when the field is present and -EINVAL with "<path.key>: required field
+ * missing" when it is absent or null.
+ */
+int cr_mj_required_id(const json_t *obj, const char *key, const char *path, char **out,
+                      struct cr_err *err);
+int cr_mj_required_object(const json_t *obj, const char *key, const char *path, json_t **out,
+                          struct cr_err *err);
+int cr_mj_required_string(const json_t *obj, const char *key, const char *path,
+                          const char **out, struct cr_err *err);
+int cr_mj_required_string_dup(const json_t *obj, const char *key, const char *path, char **out,
+                              struct cr_err *err);
+/* A required enum (as cr_mj_enum): a name not in names is an error too, "<path.key>:
+ * unknown <what> '<name>'". */
+int cr_mj_required_enum(const json_t *obj, const char *key, const char *path,
+                        const char *const *names, size_t n, const char *what, int *out,
+                        struct cr_err *err);
+
+/* ---- envelopes: {"type": NAME, "<name in lower case>": body}, calls and events ---- */
+
+/* The body key of a type name: the name in lower case, truncated to fit. Returns buf. */
+const char *cr_mj_body_key(char *buf, size_t size, const char *name);
+/*
+ * The type of an envelope: *type = the index of root's "type" in names[0..n), or 0 (the
+ * UNKNOWN entry) for a name not there. Returns 0, or -EINVAL with err filled when "type"
+ * is absent or not a name.
+ */
+int cr_mj_envelope_type(const json_t *root, const char *const *names, size_t n, int *type,
+                        struct cr_err *err);
 
 /*
  * A deep copy of v with every null object member removed (recursively), for keeping
@@ -125,7 +161,7 @@ void cr_mj_append(json_t *arr, json_t *v);
 /* Base64 of bytes as a JSON string. */
 json_t *cr_mj_base64(const void *data, size_t len);
 
-/* ---- TaskInfo layers (mesos_task.c), for the call parser ---- */
+/* ---- TaskInfo and TaskStatus pieces (mesos_task.c), for the call and agent codecs ---- */
 
 struct cr_task_info;
 /* The JSON layer of cr_parse_task_info() only (no cr_task_info_validate()). */
@@ -133,5 +169,17 @@ int cr_mj_parse_task_info_lenient(const json_t *obj, const char *path, struct cr
                                   struct cr_err *err);
 /* Validation of a task inside a LAUNCH_GROUP: no executor of its own, a command. */
 int cr_mj_validate_group_task(const struct cr_task_info *t, struct cr_err *err);
+/*
+ * A KillPolicy at obj.kill_policy (optional): *grace_ms = its grace_period in
+ * milliseconds, left untouched when either is absent. Returns 0, or -EINVAL with err
+ * filled for a wrong shape or a negative grace period.
+ */
+int cr_mj_kill_policy(const json_t *obj, const char *path, int64_t *grace_ms, struct cr_err *err);
+/* {"grace_period": {"nanoseconds": ..}} for grace_ms >= 0; NULL (skipped by cr_mj_set)
+ * for a negative grace_ms, which means unset. */
+json_t *cr_mj_kill_policy_new(int64_t grace_ms);
+/* The required task state name at obj.state; an unknown name is an error naming it. */
+int cr_mj_task_state(const json_t *obj, const char *path, enum cr_task_state *out,
+                     struct cr_err *err);
 
 #endif

@@ -1,8 +1,8 @@
 /*
  * mesos_json.c - the JSON plumbing under the Mesos codecs: compact ASCII dumping, object
  * parsing with positioned errors, path-naming field getters (null = absent, numbers as
- * strings, bytes as base64 or Node.js Buffer objects), UTF-8-safe constructors, and the
- * id and role name rules.
+ * strings, bytes as base64 or Node.js Buffer objects), call and event envelopes,
+ * UTF-8-safe constructors, and the id and role name rules.
  *
  * Everything here is stateless. The getters are the only place that decides how lenient
  * input may be (API-COMPAT.md §0), so the rest of src/api reads like the proto.
@@ -369,11 +369,9 @@ static int id_from_value(const json_t *v, const char *p, char **out, struct cr_e
     if (!json_is_object(v))
         return cr_mj_type_err(err, p, NULL, "an object", v);
     char *value = NULL;
-    int rc = cr_mj_string_dup(v, "value", p, &value, err);
+    int rc = cr_mj_required_string_dup(v, "value", p, &value, err);
     if (rc < 0)
         return rc;
-    if (rc == 0)
-        return cr_mj_missing(err, p, "value");
     free(*out);
     *out = value;
     return 1;
@@ -583,6 +581,92 @@ int cr_mj_nanos(const json_t *obj, const char *key, const char *path, int64_t *o
         return cr_mj_missing(err, p, "nanoseconds");
     *out = ns;
     return 1;
+}
+
+int cr_mj_uuid(const json_t *obj, const char *key, const char *path, unsigned char out[16],
+               struct cr_err *err)
+{
+    unsigned char *bytes = NULL;
+    size_t len = 0;
+    int rc = cr_mj_bytes(obj, key, path, &bytes, &len, err);
+    if (rc <= 0)
+        return rc;
+    if (len != 16) {
+        free(bytes);
+        return cr_mj_err(err, path, key, "expected %zu bytes, got %zu", (size_t)16, len);
+    }
+    memcpy(out, bytes, 16);
+    free(bytes);
+    return 1;
+}
+
+/* A getter's answer for a required field: 0 when present, "required field missing" when
+ * absent, errors as they are. */
+static int required(int rc, struct cr_err *err, const char *path, const char *key)
+{
+    if (rc == 0)
+        return cr_mj_missing(err, path, key);
+    return rc < 0 ? rc : 0;
+}
+
+int cr_mj_required_id(const json_t *obj, const char *key, const char *path, char **out,
+                      struct cr_err *err)
+{
+    return required(cr_mj_id(obj, key, path, out, err), err, path, key);
+}
+
+int cr_mj_required_object(const json_t *obj, const char *key, const char *path, json_t **out,
+                          struct cr_err *err)
+{
+    return required(cr_mj_object(obj, key, path, out, err), err, path, key);
+}
+
+int cr_mj_required_string(const json_t *obj, const char *key, const char *path,
+                          const char **out, struct cr_err *err)
+{
+    return required(cr_mj_string(obj, key, path, out, err), err, path, key);
+}
+
+int cr_mj_required_string_dup(const json_t *obj, const char *key, const char *path, char **out,
+                              struct cr_err *err)
+{
+    return required(cr_mj_string_dup(obj, key, path, out, err), err, path, key);
+}
+
+int cr_mj_required_enum(const json_t *obj, const char *key, const char *path,
+                        const char *const *names, size_t n, const char *what, int *out,
+                        struct cr_err *err)
+{
+    bool unknown = false;
+    int rc = cr_mj_enum(obj, key, path, names, n, out, &unknown, err);
+    if (unknown)
+        return cr_mj_err(err, path, key, "unknown %s '%s'", what,
+                         json_string_value(json_object_get(obj, key)));
+    return required(rc, err, path, key);
+}
+
+/* ---------------------------------------------------------------- envelopes */
+
+const char *cr_mj_body_key(char *buf, size_t size, const char *name)
+{
+    size_t i;
+    for (i = 0; name[i] && i + 1 < size; i++)
+        buf[i] = (char)tolower((unsigned char)name[i]);
+    buf[i] = '\0';
+    return buf;
+}
+
+int cr_mj_envelope_type(const json_t *root, const char *const *names, size_t n, int *type,
+                        struct cr_err *err)
+{
+    bool unknown = false;
+    *type = 0;
+    int rc = cr_mj_enum(root, "type", "", names, n, type, &unknown, err);
+    if (rc < 0)
+        return rc;
+    if (rc == 0 && !unknown)
+        return cr_mj_missing(err, "", "type");
+    return 0;
 }
 
 json_t *cr_mj_copy_clean(const json_t *v)

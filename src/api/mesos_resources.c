@@ -64,10 +64,8 @@ static int resource_role(const json_t *r, const char *p, char **role, struct cr_
         if ((rc = cr_mj_enum(res, "type", ep, RESERVATION_TYPES, 3, &type, NULL, err)) < 0)
             return rc;
         const char *rrole = NULL;
-        if ((rc = cr_mj_string(res, "role", ep, &rrole, err)) < 0)
+        if ((rc = cr_mj_required_string(res, "role", ep, &rrole, err)) < 0)
             return rc;
-        if (rc == 0)
-            return cr_mj_missing(err, ep, "role");
         if (cr_validate_role(rrole, &verr) < 0)
             return cr_mj_err(err, ep, "role", "%s", verr.msg);
         if (strcmp(rrole, CR_ROLE_ANY) == 0)
@@ -192,24 +190,15 @@ static int parse_resource(const json_t *r, const char *p, struct cr_resources *o
     if (!json_is_object(r))
         return cr_mj_type_err(err, p, NULL, "an object", r);
     const char *name = NULL;
-    int rc = cr_mj_string(r, "name", p, &name, err);
+    int rc = cr_mj_required_string(r, "name", p, &name, err);
     if (rc < 0)
         return rc;
-    if (rc == 0)
-        return cr_mj_missing(err, p, "name");
     if (!name[0])
         return cr_mj_err(err, p, "name", "must not be empty");
 
     int type = -1;
-    bool unknown = false;
-    rc = cr_mj_enum(r, "type", p, VALUE_TYPES, 4, &type, &unknown, err);
-    if (rc < 0)
+    if ((rc = cr_mj_required_enum(r, "type", p, VALUE_TYPES, 4, "value type", &type, err)) < 0)
         return rc;
-    if (unknown)
-        return cr_mj_err(err, p, "type", "unknown value type '%s'",
-                         json_string_value(json_object_get(r, "type")));
-    if (rc == 0)
-        return cr_mj_missing(err, p, "type");
     if (type == VT_TEXT)
         return cr_mj_err(err, p, "type", "TEXT is not a valid resource type");
 
@@ -698,20 +687,11 @@ static int parse_attribute(const json_t *a, const char *p, char **name_out, char
     if (!json_is_object(a))
         return cr_mj_type_err(err, p, NULL, "an object", a);
     const char *name = NULL;
-    int rc = cr_mj_string(a, "name", p, &name, err);
-    if (rc < 0)
-        return rc;
-    if (rc == 0)
-        return cr_mj_missing(err, p, "name");
     int vt = -1;
-    bool unknown = false;
-    if ((rc = cr_mj_enum(a, "type", p, VALUE_TYPES, 4, &vt, &unknown, err)) < 0)
+    int rc;
+    if ((rc = cr_mj_required_string(a, "name", p, &name, err)) < 0 ||
+        (rc = cr_mj_required_enum(a, "type", p, VALUE_TYPES, 4, "value type", &vt, err)) < 0)
         return rc;
-    if (unknown)
-        return cr_mj_err(err, p, "type", "unknown value type '%s'",
-                         json_string_value(json_object_get(a, "type")));
-    if (rc == 0)
-        return cr_mj_missing(err, p, "type");
 
     static const char *const field[] = {"scalar", "ranges", "set", "text"};
     json_t *body = NULL;
@@ -760,10 +740,8 @@ static int parse_attribute(const json_t *a, const char *p, char **name_out, char
         cr_mj_strv_free(items, n);
     } else {
         const char *value = NULL;
-        if ((rc = cr_mj_string(body, "value", bp, &value, err)) < 0)
+        if ((rc = cr_mj_required_string(body, "value", bp, &value, err)) < 0)
             return rc;
-        if (rc == 0)
-            return cr_mj_missing(err, bp, "value");
         text = cr_xstrdup(value);
     }
     *name_out = cr_xstrdup(name);

@@ -11,6 +11,9 @@
  *
  * Fields Corral does not model are kept, nulls stripped, in each struct's `extra`
  * object and written back in proto order, so they reach the agent and /state.
+ *
+ * The KillPolicy and task-state readers (cr_mj_kill_policy, cr_mj_task_state) are also
+ * used by the call and agent protocol codecs, through mesos_internal.h.
  */
 #include "api/mesos.h"
 #include "api/mesos_internal.h"
@@ -233,14 +236,9 @@ static int parse_framework_info(const json_t *obj, const char *path,
     if (!json_is_object(obj))
         return cr_mj_type_err(err, path, NULL, "an object", obj);
     int rc;
-    if ((rc = cr_mj_string_dup(obj, "user", path, &fi->user, err)) < 0)
+    if ((rc = cr_mj_required_string_dup(obj, "user", path, &fi->user, err)) < 0 ||
+        (rc = cr_mj_required_string_dup(obj, "name", path, &fi->name, err)) < 0)
         return rc;
-    if (rc == 0)
-        return cr_mj_missing(err, path, "user");
-    if ((rc = cr_mj_string_dup(obj, "name", path, &fi->name, err)) < 0)
-        return rc;
-    if (rc == 0)
-        return cr_mj_missing(err, path, "name");
     if ((rc = valid_id(obj, "id", path, &fi->id, err)) < 0)
         return rc;
     double ft = 0;
@@ -381,11 +379,8 @@ static int parse_uris(const json_t *obj, const char *path, struct cr_command *c,
         cr_mj_path_index(ep, sizeof(ep), ap, i);
         if (!json_is_object(u))
             return cr_mj_type_err(err, ep, NULL, "an object", u);
-        if ((rc = cr_mj_string_dup(u, "value", ep, &uri->value, err)) < 0)
-            return rc;
-        if (rc == 0)
-            return cr_mj_missing(err, ep, "value");
-        if ((rc = cr_mj_bool(u, "executable", ep, &uri->executable, err)) < 0 ||
+        if ((rc = cr_mj_required_string_dup(u, "value", ep, &uri->value, err)) < 0 ||
+            (rc = cr_mj_bool(u, "executable", ep, &uri->executable, err)) < 0 ||
             (rc = cr_mj_bool(u, "extract", ep, &uri->extract, err)) < 0 ||
             (rc = cr_mj_bool(u, "cache", ep, &uri->cache, err)) < 0 ||
             (rc = cr_mj_string_dup(u, "output_file", ep, &uri->output_file, err)) < 0)
@@ -415,10 +410,8 @@ static int parse_environment(const json_t *obj, const char *path, struct cr_comm
         cr_mj_path_index(ep, sizeof(ep), ap, i);
         if (!json_is_object(v))
             return cr_mj_type_err(err, ep, NULL, "an object", v);
-        if ((rc = cr_mj_string_dup(v, "name", ep, &var->name, err)) < 0)
+        if ((rc = cr_mj_required_string_dup(v, "name", ep, &var->name, err)) < 0)
             return rc;
-        if (rc == 0)
-            return cr_mj_missing(err, ep, "name");
         int type = 1; /* VALUE */
         bool unknown = false;
         if ((rc = cr_mj_enum(v, "type", ep, ENV_TYPES, 3, &type, &unknown, err)) < 0)
@@ -554,18 +547,10 @@ static int parse_task_info(const json_t *obj, const char *path, struct cr_task_i
     if (!json_is_object(obj))
         return cr_mj_type_err(err, path, NULL, "an object", obj);
     int rc;
-    if ((rc = cr_mj_string_dup(obj, "name", path, &t->name, err)) < 0)
+    if ((rc = cr_mj_required_string_dup(obj, "name", path, &t->name, err)) < 0 ||
+        (rc = cr_mj_required_id(obj, "task_id", path, &t->task_id, err)) < 0 ||
+        (rc = cr_mj_required_id(obj, "agent_id", path, &t->agent_id, err)) < 0)
         return rc;
-    if (rc == 0)
-        return cr_mj_missing(err, path, "name");
-    if ((rc = cr_mj_id(obj, "task_id", path, &t->task_id, err)) < 0)
-        return rc;
-    if (rc == 0)
-        return cr_mj_missing(err, path, "task_id");
-    if ((rc = cr_mj_id(obj, "agent_id", path, &t->agent_id, err)) < 0)
-        return rc;
-    if (rc == 0)
-        return cr_mj_missing(err, path, "agent_id");
 
     char p[CR_MJ_PATH_MAX];
     json_t *v = NULL;
@@ -580,12 +565,10 @@ static int parse_task_info(const json_t *obj, const char *path, struct cr_task_i
     if (rc == 1) {
         char *eid = NULL;
         cr_mj_path(p, sizeof(p), path, "executor");
-        rc = cr_mj_id(v, "executor_id", p, &eid, err);
+        rc = cr_mj_required_id(v, "executor_id", p, &eid, err);
         free(eid);
         if (rc < 0)
             return rc;
-        if (rc == 0)
-            return cr_mj_missing(err, p, "executor_id");
         t->executor = cr_mj_copy_clean(v);
     }
 
@@ -598,18 +581,8 @@ static int parse_task_info(const json_t *obj, const char *path, struct cr_task_i
         t->has_command = true;
     }
 
-    if ((rc = cr_mj_object(obj, "kill_policy", path, &v, err)) < 0)
+    if ((rc = cr_mj_kill_policy(obj, path, &t->kill_grace_ms, err)) < 0)
         return rc;
-    if (rc == 1) {
-        int64_t ns = 0;
-        cr_mj_path(p, sizeof(p), path, "kill_policy");
-        if ((rc = cr_mj_nanos(v, "grace_period", p, &ns, err)) < 0)
-            return rc;
-        if (rc == 1 && ns < 0)
-            return cr_mj_err(err, p, "grace_period", "must not be negative");
-        if (rc == 1)
-            t->kill_grace_ms = ns / 1000000;
-    }
 
     static const char *const kept[] = {"container", "health_check", "check",
                                        "labels",    "discovery",    "max_completion_time",
@@ -778,13 +751,7 @@ json_t *cr_json_task_info(const struct cr_task_info *t, const struct cr_res_styl
     emit_extra(o, t->extra, "container");
     emit_extra(o, t->extra, "health_check");
     emit_extra(o, t->extra, "check");
-    if (t->kill_grace_ms >= 0) {
-        json_t *gp = cr_mj_object_new();
-        cr_mj_set(gp, "nanoseconds", cr_mj_int(t->kill_grace_ms * 1000000));
-        json_t *kp = cr_mj_object_new();
-        cr_mj_set(kp, "grace_period", gp);
-        cr_mj_set(o, "kill_policy", kp);
-    }
+    cr_mj_set(o, "kill_policy", cr_mj_kill_policy_new(t->kill_grace_ms));
     emit_extra(o, t->extra, "data");
     emit_extra(o, t->extra, "labels");
     emit_extra(o, t->extra, "discovery");
@@ -793,7 +760,50 @@ json_t *cr_json_task_info(const struct cr_task_info *t, const struct cr_res_styl
     return o;
 }
 
+int cr_mj_kill_policy(const json_t *obj, const char *path, int64_t *grace_ms, struct cr_err *err)
+{
+    json_t *kp = NULL;
+    int rc = cr_mj_object(obj, "kill_policy", path, &kp, err);
+    if (rc <= 0)
+        return rc;
+    char p[CR_MJ_PATH_MAX];
+    cr_mj_path(p, sizeof(p), path, "kill_policy");
+    int64_t ns = 0;
+    if ((rc = cr_mj_nanos(kp, "grace_period", p, &ns, err)) <= 0)
+        return rc;
+    if (ns < 0)
+        return cr_mj_err(err, p, "grace_period", "must not be negative");
+    *grace_ms = ns / 1000000;
+    return 0;
+}
+
+json_t *cr_mj_kill_policy_new(int64_t grace_ms)
+{
+    if (grace_ms < 0)
+        return NULL;
+    json_t *gp = cr_mj_object_new();
+    cr_mj_set(gp, "nanoseconds", cr_mj_int(grace_ms * 1000000));
+    json_t *kp = cr_mj_object_new();
+    cr_mj_set(kp, "grace_period", gp);
+    return kp;
+}
+
 /* ---------------------------------------------------------------- TaskStatus */
+
+int cr_mj_task_state(const json_t *obj, const char *path, enum cr_task_state *out,
+                     struct cr_err *err)
+{
+    const char *names[CR_TASK_STATE_COUNT];
+    for (int i = 0; i < CR_TASK_STATE_COUNT; i++)
+        names[i] = cr_task_state_name((enum cr_task_state)i);
+    int state = 0;
+    int rc = cr_mj_required_enum(obj, "state", path, names, CR_TASK_STATE_COUNT, "task state",
+                                 &state, err);
+    if (rc < 0)
+        return rc;
+    *out = (enum cr_task_state)state;
+    return 0;
+}
 
 void cr_task_status_init(struct cr_task_status *s)
 {
@@ -845,25 +855,9 @@ static int parse_task_status(const json_t *obj, const char *path, struct cr_task
     if (!json_is_object(obj))
         return cr_mj_type_err(err, path, NULL, "an object", obj);
     int rc;
-    if ((rc = cr_mj_id(obj, "task_id", path, &s->task_id, err)) < 0)
+    if ((rc = cr_mj_required_id(obj, "task_id", path, &s->task_id, err)) < 0 ||
+        (rc = cr_mj_task_state(obj, path, &s->state, err)) < 0)
         return rc;
-    if (rc == 0)
-        return cr_mj_missing(err, path, "task_id");
-
-    const char *states[CR_TASK_STATE_COUNT];
-    for (int i = 0; i < CR_TASK_STATE_COUNT; i++)
-        states[i] = cr_task_state_name((enum cr_task_state)i);
-    int state = 0;
-    bool unknown = false;
-    if ((rc = cr_mj_enum(obj, "state", path, states, CR_TASK_STATE_COUNT, &state, &unknown,
-                         err)) < 0)
-        return rc;
-    if (unknown)
-        return cr_mj_err(err, path, "state", "unknown task state '%s'",
-                         json_string_value(json_object_get(obj, "state")));
-    if (rc == 0)
-        return cr_mj_missing(err, path, "state");
-    s->state = (enum cr_task_state)state;
 
     if ((rc = cr_mj_string_dup(obj, "message", path, &s->message, err)) < 0)
         return rc;
@@ -892,20 +886,10 @@ static int parse_task_status(const json_t *obj, const char *path, struct cr_task
         return cr_mj_err(err, path, "timestamp", "must be finite");
     s->timestamp = ts;
 
-    unsigned char *uuid = NULL;
-    size_t uuid_len = 0;
-    if ((rc = cr_mj_bytes(obj, "uuid", path, &uuid, &uuid_len, err)) < 0)
+    if ((rc = cr_mj_uuid(obj, "uuid", path, s->uuid, err)) < 0)
         return rc;
-    if (rc == 1) {
-        if (uuid_len != sizeof(s->uuid)) {
-            free(uuid);
-            return cr_mj_err(err, path, "uuid", "expected %zu bytes, got %zu", sizeof(s->uuid),
-                             uuid_len);
-        }
-        memcpy(s->uuid, uuid, sizeof(s->uuid));
+    if (rc == 1)
         s->has_uuid = true;
-        free(uuid);
-    }
     bool healthy = false;
     if ((rc = cr_mj_bool(obj, "healthy", path, &healthy, err)) < 0)
         return rc;
@@ -1035,10 +1019,8 @@ static int parse_agent_info(const json_t *obj, const char *path, struct cr_agent
     if (!json_is_object(obj))
         return cr_mj_type_err(err, path, NULL, "an object", obj);
     int rc;
-    if ((rc = cr_mj_string_dup(obj, "hostname", path, &a->hostname, err)) < 0)
+    if ((rc = cr_mj_required_string_dup(obj, "hostname", path, &a->hostname, err)) < 0)
         return rc;
-    if (rc == 0)
-        return cr_mj_missing(err, path, "hostname");
     int64_t port = a->port;
     if ((rc = cr_mj_int64(obj, "port", path, &port, err)) < 0)
         return rc;

@@ -6,7 +6,6 @@
  * "disk":..,"ports":"[31000-32000]"}) for resources and used_resources; free is their
  * difference. --json prints the slaves[] array as the master sent it.
  */
-#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdbool.h>
@@ -107,32 +106,18 @@ int cr_cli_agents_main(int argc, char **argv)
     const char *master_flag = NULL;
     bool as_json = false;
     struct cr_cli_opt opts[] = {
-        {"master", 0, CR_CLI_OPT_STRING, &master_flag, "HOST:PORT",
-         "the master (default: $CORRAL_MASTER, a running 'corral up', 127.0.0.1:5050)", 0, 0},
+        CR_CLI_OPT_MASTER(&master_flag),
         {"json", 0, CR_CLI_OPT_BOOL, &as_json, NULL, "print the master's slaves[] list as JSON", 0,
          0},
         CR_CLI_OPT_END,
     };
-    struct cr_cli_args args;
-    struct cr_err err = {0};
-    int rc = cr_cli_args_parse(opts, argc - 1, argv + 1, 0, &args, &err);
-    if (rc == 1) {
-        usage(stdout, opts);
-        cr_cli_args_release(&args);
-        return CR_CLI_EXIT_OK;
-    }
-    if (rc == 0 && args.npos > 0)
-        rc = cr_err_set(&err, -EINVAL, "unexpected argument '%s'", args.pos[0]);
-    cr_cli_args_release(&args);
-    if (rc < 0)
-        return cr_cli_usage_fail(verb, "%s", err.msg);
+    int code;
+    if (!cr_cli_parse_verb_args(verb, usage, opts, argc, argv, NULL, &code))
+        return code;
 
-    char *master = cr_cli_master_resolve(master_flag);
-    json_t *state = NULL;
-    rc = cr_cli_master_state(master, &state, &err);
-    free(master);
-    if (rc < 0)
-        return cr_cli_fail(verb, "%s", err.msg);
+    json_t *state = cr_cli_fetch_master_state(verb, master_flag);
+    if (!state)
+        return CR_CLI_EXIT_FAIL;
 
     json_t *slaves = json_object_get(state, "slaves");
     if (slaves && !json_is_array(slaves)) {

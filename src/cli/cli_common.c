@@ -1,6 +1,7 @@
 /*
- * cli_common.c - master address resolution, blocking HTTP+JSON helpers, errors in the
- * CLI's voice, `corral up`'s state file and Ctrl-C handling (see cli_common.h).
+ * cli_common.c - a verb's argument checks, master address resolution, blocking HTTP+JSON
+ * helpers, errors in the CLI's voice, `corral up`'s state file and Ctrl-C handling (see
+ * cli_common.h).
  *
  * Requests go through cr_http_fetch() (src/net), the blocking one-shot meant for
  * command-line verbs; it follows the masters' 307 redirects to the leader.
@@ -46,6 +47,33 @@ int cr_cli_usage_fail(const char *verb, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "see 'corral %s --help'\n", verb);
     return CR_CLI_EXIT_USAGE;
+}
+
+bool cr_cli_parse_verb_args(const char *verb, cr_cli_usage_fn *usage, const struct cr_cli_opt *opts,
+                            int argc, char **argv, char **task_id, int *exit_code)
+{
+    struct cr_cli_args args;
+    struct cr_err err = {0};
+    int rc = cr_cli_args_parse(opts, argc - 1, argv + 1, 0, &args, &err);
+    if (rc == 1) {
+        usage(stdout, opts);
+        cr_cli_args_release(&args);
+        *exit_code = CR_CLI_EXIT_OK;
+        return false;
+    }
+    if (rc == 0 && !task_id && args.npos > 0)
+        rc = cr_err_set(&err, -EINVAL, "unexpected argument '%s'", args.pos[0]);
+    if (rc == 0 && task_id && args.npos != 1)
+        rc = cr_err_set(&err, -EINVAL,
+                        args.npos == 0 ? "which task? give its id" : "give exactly one task id");
+    if (rc == 0 && task_id)
+        *task_id = cr_xstrdup(args.pos[0]);
+    cr_cli_args_release(&args);
+    if (rc < 0) {
+        *exit_code = cr_cli_usage_fail(verb, "%s", err.msg);
+        return false;
+    }
+    return true;
 }
 
 char *cr_cli_state_dir_default(void)
@@ -263,6 +291,20 @@ int cr_cli_get_json(const char *who, const char *addr, const char *path, json_t 
 int cr_cli_master_state(const char *addr, json_t **out, struct cr_err *err)
 {
     return cr_cli_get_json("the master", addr, "/master/state", out, err);
+}
+
+json_t *cr_cli_fetch_master_state(const char *verb, const char *master_flag)
+{
+    char *master = cr_cli_master_resolve(master_flag);
+    json_t *state = NULL;
+    struct cr_err err = {0};
+    int rc = cr_cli_master_state(master, &state, &err);
+    free(master);
+    if (rc < 0) {
+        cr_cli_fail(verb, "%s", err.msg);
+        return NULL;
+    }
+    return state;
 }
 
 char *cr_cli_url_escape(const char *s)

@@ -1,7 +1,7 @@
 /*
- * cli_common.h - what every verb needs besides pure helpers: finding the master,
- * blocking HTTP+JSON requests to it and to agents, error reporting in the CLI's voice,
- * `corral up`'s state file, and Ctrl-C as a flag for polling loops.
+ * cli_common.h - what every verb needs besides pure helpers: checking its arguments,
+ * finding the master, blocking HTTP+JSON requests to it and to agents, error reporting
+ * in the CLI's voice, `corral up`'s state file, and Ctrl-C as a flag for polling loops.
  *
  * The verbs are thin shells over public HTTP APIs; nothing here reads daemon files
  * other than the up.json that `corral up` writes for exactly this purpose.
@@ -13,11 +13,21 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "base/err.h"
+#include "cli/cli_util.h"
 
 /* Master address used when nothing else names one. */
 #define CR_CLI_DEFAULT_MASTER "127.0.0.1:5050"
+
+/* The --master flag (a struct cr_cli_opt) of the verbs that talk to the master; out is
+ * a const char ** for cr_cli_master_resolve(). */
+#define CR_CLI_OPT_MASTER(out)                                                                     \
+    {                                                                                              \
+        "master", 0, CR_CLI_OPT_STRING, (out), "HOST:PORT",                                        \
+            "the master (default: $CORRAL_MASTER, a running 'corral up', 127.0.0.1:5050)", 0, 0    \
+    }
 
 /* Exit codes. */
 #define CR_CLI_EXIT_OK 0
@@ -31,6 +41,19 @@ int cr_cli_fail(const char *verb, const char *fmt, ...) __attribute__((format(pr
 /* Print "corral <verb>: <message>" and a pointer to --help to stderr; returns
  * CR_CLI_EXIT_USAGE. */
 int cr_cli_usage_fail(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A verb's help: its synopsis and description, then cr_cli_opts_usage(out, opts). */
+typedef void cr_cli_usage_fn(FILE *out, const struct cr_cli_opt *opts);
+
+/*
+ * Parse the words after the verb (argv[1..argc)) against opts, for a verb that takes no
+ * positional argument (task_id NULL) or exactly one task id (task_id non-NULL). Returns
+ * true when the verb goes on, with *task_id set to an owned copy of the id (free it).
+ * Returns false when the verb is done, with *exit_code set: CR_CLI_EXIT_OK after --help
+ * printed usage() to stdout, CR_CLI_EXIT_USAGE after a usage error on stderr.
+ */
+bool cr_cli_parse_verb_args(const char *verb, cr_cli_usage_fn *usage, const struct cr_cli_opt *opts,
+                            int argc, char **argv, char **task_id, int *exit_code);
 
 /*
  * The state directory of `corral up`: env CORRAL_STATE_DIR, else $XDG_STATE_HOME/corral,
@@ -78,6 +101,13 @@ int cr_cli_get_json(const char *who, const char *addr, const char *path, json_t 
 
 /* GET /master/state from the master at addr. *out is owned. */
 int cr_cli_master_state(const char *addr, json_t **out, struct cr_err *err);
+
+/*
+ * Resolve the master from master_flag (cr_cli_master_resolve) and GET its /master/state.
+ * Returns the owned document, or NULL after reporting the failure in verb's voice
+ * (cr_cli_fail: the verb then exits with CR_CLI_EXIT_FAIL).
+ */
+json_t *cr_cli_fetch_master_state(const char *verb, const char *master_flag);
 
 /*
  * The part of a failed request worth showing a user: strerror(-rc) for plain network

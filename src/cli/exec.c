@@ -35,6 +35,7 @@
 #include "cli/exec_sched.h"
 #include "cli/verbs.h"
 #include "net/http_client.h"
+#include "net/loop.h"
 #include "net/recordio.h"
 
 static const char verb[] = "exec";
@@ -770,19 +771,11 @@ static void release(struct exec *x)
     free(x->stream_header);
 }
 
-static void close_any(uv_handle_t *h, void *arg)
-{
-    (void)arg;
-    if (!uv_is_closing(h))
-        uv_close(h, NULL);
-}
-
 /* Close the loop, first closing any handle still open (none, when on_stop ran). */
 static void drain_loop(uv_loop_t *loop)
 {
     if (uv_loop_close(loop) == UV_EBUSY) {
-        uv_walk(loop, close_any, NULL);
-        uv_run(loop, UV_RUN_DEFAULT);
+        cr_loop_close_all(loop);
         uv_loop_close(loop);
     }
 }
@@ -834,8 +827,7 @@ int cr_cli_exec_main(int argc, char **argv)
          0},
         {"timeout", 0, CR_CLI_OPT_DOUBLE, &timeout_s, "SECS",
          "give up after SECS: stop waiting for an offer, or kill the task (exit 124)", 0, 1e9},
-        {"master", 0, CR_CLI_OPT_STRING, &master_flag, "HOST:PORT",
-         "the master (default: $CORRAL_MASTER, a running 'corral up', 127.0.0.1:5050)", 0, 0},
+        CR_CLI_OPT_MASTER(&master_flag),
         CR_CLI_OPT_END,
     };
     struct cr_cli_args args;

@@ -310,23 +310,28 @@ json_t *cr_cli_call_acknowledge(const char *framework_id, const char *agent_id, 
     return call;
 }
 
+/* {"task_id":{"value":task_id},"agent_id":{"value":agent_id}} (agent_id left out when NULL),
+ * the body of KILL and an entry of RECONCILE's tasks. */
+static json_t *task_and_agent(const char *task_id, const char *agent_id)
+{
+    json_t *o = json_pack("{s:{s:s}}", "task_id", "value", task_id);
+    if (agent_id)
+        json_object_set_new(o, "agent_id", json_pack("{s:s}", "value", agent_id));
+    return o;
+}
+
 json_t *cr_cli_call_kill(const char *framework_id, const char *task_id, const char *agent_id)
 {
     json_t *call = envelope(framework_id, "KILL");
-    json_t *kill = json_pack("{s:{s:s}}", "task_id", "value", task_id);
-    if (agent_id)
-        json_object_set_new(kill, "agent_id", json_pack("{s:s}", "value", agent_id));
-    json_object_set_new(call, "kill", kill);
+    json_object_set_new(call, "kill", task_and_agent(task_id, agent_id));
     return call;
 }
 
 json_t *cr_cli_call_reconcile(const char *framework_id, const char *task_id, const char *agent_id)
 {
     json_t *call = envelope(framework_id, "RECONCILE");
-    json_t *task = json_pack("{s:{s:s}}", "task_id", "value", task_id);
-    if (agent_id)
-        json_object_set_new(task, "agent_id", json_pack("{s:s}", "value", agent_id));
-    json_object_set_new(call, "reconcile", json_pack("{s:[o]}", "tasks", task));
+    json_object_set_new(call, "reconcile",
+                        json_pack("{s:[o]}", "tasks", task_and_agent(task_id, agent_id)));
     return call;
 }
 

@@ -124,34 +124,20 @@ int cr_cli_kill_main(int argc, char **argv)
     const char *master_flag = NULL;
     double wait_s = -1;
     struct cr_cli_opt opts[] = {
-        {"master", 0, CR_CLI_OPT_STRING, &master_flag, "HOST:PORT",
-         "the master (default: $CORRAL_MASTER, a running 'corral up', 127.0.0.1:5050)", 0, 0},
+        CR_CLI_OPT_MASTER(&master_flag),
         {"wait", 0, CR_CLI_OPT_DOUBLE, &wait_s, "SECS",
          "how long to wait for the task to stop (default: its grace period + 5s)", 0, 86400},
         CR_CLI_OPT_END,
     };
-    struct cr_cli_args args;
-    struct cr_err err = {0};
-    int rc = cr_cli_args_parse(opts, argc - 1, argv + 1, 0, &args, &err);
-    if (rc == 1) {
-        usage(stdout, opts);
-        cr_cli_args_release(&args);
-        return CR_CLI_EXIT_OK;
-    }
-    if (rc == 0 && args.npos != 1)
-        rc = cr_err_set(&err, -EINVAL,
-                        args.npos == 0 ? "which task? give its id" : "give exactly one task id");
-    if (rc < 0) {
-        cr_cli_args_release(&args);
-        return cr_cli_usage_fail(verb, "%s", err.msg);
-    }
-    char *task_id = cr_xstrdup(args.pos[0]);
-    cr_cli_args_release(&args);
+    char *task_id = NULL;
+    int code;
+    if (!cr_cli_parse_verb_args(verb, usage, opts, argc, argv, &task_id, &code))
+        return code;
 
     cr_cli_catch_signals();
     char *master = cr_cli_master_resolve(master_flag);
     json_t *state = NULL;
-    int code;
+    struct cr_err err = {0};
     if (cr_cli_master_state(master, &state, &err) < 0) {
         code = cr_cli_fail(verb, "%s", err.msg);
         goto out;
@@ -172,7 +158,7 @@ int cr_cli_kill_main(int argc, char **argv)
         framework_id = cr_cli_json_id(ref.framework, "id");
     if (wait_s < 0)
         wait_s = grace_seconds(ref.task) + MARGIN_S;
-    rc = send_kill(master, task_id, framework_id, &err);
+    int rc = send_kill(master, task_id, framework_id, &err);
     if (rc < 0 && rc != -EALREADY) {
         code = cr_cli_fail(verb, "%s", err.msg);
         goto out;

@@ -361,32 +361,20 @@ int cr_cli_logs_main(int argc, char **argv)
          "keep printing new output until the task has ended", 0, 0},
         {"tail", 'n', CR_CLI_OPT_INT, &tail, "N", "print only the last N lines (then follow)", 0,
          100000000},
-        {"master", 0, CR_CLI_OPT_STRING, &master_flag, "HOST:PORT",
-         "the master (default: $CORRAL_MASTER, a running 'corral up', 127.0.0.1:5050)", 0, 0},
+        CR_CLI_OPT_MASTER(&master_flag),
         CR_CLI_OPT_END,
     };
-    struct cr_cli_args args;
-    struct cr_err err = {0};
-    int rc = cr_cli_args_parse(opts, argc - 1, argv + 1, 0, &args, &err);
-    if (rc == 1) {
-        usage(stdout, opts);
-        cr_cli_args_release(&args);
-        return CR_CLI_EXIT_OK;
-    }
-    if (rc == 0 && args.npos != 1)
-        rc = cr_err_set(&err, -EINVAL,
-                        args.npos == 0 ? "which task? give its id" : "give exactly one task id");
-    if (rc < 0) {
-        cr_cli_args_release(&args);
-        return cr_cli_usage_fail(verb, "%s", err.msg);
-    }
-    char *task_id = cr_xstrdup(args.pos[0]);
-    cr_cli_args_release(&args);
+    char *task_id = NULL;
+    int code;
+    if (!cr_cli_parse_verb_args(verb, usage, opts, argc, argv, &task_id, &code))
+        return code;
 
     cr_cli_catch_signals();
     char *master = cr_cli_master_resolve(master_flag);
     struct log_file f = {0};
-    int code = CR_CLI_EXIT_OK;
+    struct cr_err err = {0};
+    int rc;
+    code = CR_CLI_EXIT_OK;
     /* With -f, a task that has not reached its agent yet is waited for. */
     while ((rc = locate(master, task_id, use_stderr, &f, &err)) == -EAGAIN && is_follow) {
         if (!cr_cli_sleep_ms(FOLLOW_POLL_MS)) {

@@ -44,6 +44,7 @@
 #include "cli/cli_util.h"
 #include "cli/verbs.h"
 #include "net/http_client.h"
+#include "net/loop.h"
 
 static const char verb[] = "up";
 
@@ -925,13 +926,6 @@ static void release(struct up *u)
         close(u->lock_fd);
 }
 
-static void close_any(uv_handle_t *h, void *arg)
-{
-    (void)arg;
-    if (!uv_is_closing(h))
-        uv_close(h, NULL);
-}
-
 static int run(struct up *u)
 {
     struct cr_err err = {0};
@@ -969,8 +963,7 @@ static int run(struct up *u)
     }
     uv_run(&u->loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&u->loop) == UV_EBUSY) {
-        uv_walk(&u->loop, close_any, NULL);
-        uv_run(&u->loop, UV_RUN_DEFAULT);
+        cr_loop_close_all(&u->loop);
         uv_loop_close(&u->loop);
     }
     return u->exit_code;
@@ -994,19 +987,9 @@ int cr_cli_up_main(int argc, char **argv)
          0},
         CR_CLI_OPT_END,
     };
-    struct cr_cli_args args;
-    struct cr_err err = {0};
-    int rc = cr_cli_args_parse(opts, argc - 1, argv + 1, 0, &args, &err);
-    if (rc == 1) {
-        usage(stdout, opts);
-        cr_cli_args_release(&args);
-        return CR_CLI_EXIT_OK;
-    }
-    if (rc == 0 && args.npos > 0)
-        rc = cr_err_set(&err, -EINVAL, "unexpected argument '%s'", args.pos[0]);
-    cr_cli_args_release(&args);
-    if (rc < 0)
-        return cr_cli_usage_fail(verb, "%s", err.msg);
+    int code;
+    if (!cr_cli_parse_verb_args(verb, usage, opts, argc, argv, NULL, &code))
+        return code;
 
     struct up *u = cr_xcalloc(1, sizeof(*u));
     u->lock_fd = -1;
@@ -1014,7 +997,8 @@ int cr_cli_up_main(int argc, char **argv)
     u->nagents = (int)nagents;
     u->has_example = !no_example;
     u->state_dir = state_dir && *state_dir ? cr_xstrdup(state_dir) : cr_cli_state_dir_default();
-    int code = 0;
+    struct cr_err err = {0};
+    code = 0;
     char self[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
     if (!u->state_dir) {
