@@ -6,6 +6,7 @@
  * Invariant: an agent is in the allocator exactly while it is admitted and not
  * unreachable; it is active there only while its stream is connected.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,14 +22,49 @@ struct agent *agent_find(struct cr_master *m, const char *id)
     return id ? cr_map_get(&m->agents, id) : NULL;
 }
 
+static void agent_disconnected(struct cr_master *m, struct agent *a);
+
+static void check_send(struct agent *a, int rc)
+{
+    if (rc == -ENOBUFS) {
+        CR_WARN("agent does not read its event stream; dropping it agent=%s", a->id);
+        agent_disconnected(a->m, a);
+    } else if (rc < 0) {
+        CR_DEBUG("event to a closed agent stream dropped agent=%s", a->id);
+    }
+}
+
 void agent_send(struct agent *a, json_t *event)
 {
     if (!a->connected || !a->stream) {
         json_decref(event);
         return;
     }
-    if (master_stream_send(a->stream, event) < 0)
-        CR_DEBUG("event to a closed agent stream dropped agent=%s", a->id);
+    check_send(a, master_stream_send(a->stream, event));
+}
+
+static void agent_send_record(struct agent *a, const char *record, size_t len)
+{
+    if (a->connected && a->stream)
+        check_send(a, master_stream_send_record(a->stream, record, len));
+}
+
+void agent_send_pending_kills(struct agent *a)
+{
+    size_t it = 0;
+    void *v;
+    while (cr_map_next(&a->tasks, &it, NULL, &v)) {
+        struct task *t = v;
+        if (!t->kill_pending || !a->connected)
+            continue;
+        t->kill_pending = false;
+        if (cr_task_state_is_terminal(t->state))
+            continue;
+        int64_t g = t->kill_grace_ms >= 0 ? t->kill_grace_ms : t->info.kill_grace_ms;
+        agent_send(a, cr_agent_event_kill(t->framework_id, t->info.task_id, g));
+        CR_INFO("sending a kill that waited for the agent task=%s agent=%s", t->info.task_id,
+                a->id);
+    }
 }
 
 static struct agent *agent_new(struct cr_master *m, const char *id)
@@ -169,19 +205,36 @@ void agents_ping_all(struct cr_master *m)
 {
     int64_t now = cr_now_ms();
     int64_t window = m->cfg.agent_ping_ms * m->cfg.agent_ping_misses;
-    int64_t reregister_window = window > 30000 ? window : 30000;
+    int64_t reregister_window = m->cfg.agent_reregister_timeout_ms;
+    if (reregister_window < window)
+        reregister_window = window;
+    /* If the master itself stalled (paused, swapped, stopped), the agents' answers are
+     * still unread: do not hold the stall against them. */
+    int64_t late = now - m->last_ping_tick_ms - m->cfg.agent_ping_ms;
+    m->last_ping_tick_ms = now;
+    bool stalled = late > m->cfg.agent_ping_ms;
+    size_t len;
+    char *ping = master_record(cr_agent_event_ping(), &len);
     size_t it = 0;
     void *v;
     while (cr_map_next(&m->agents, &it, NULL, &v)) {
         struct agent *a = v;
         if (a->unreachable)
             continue;
-        if (a->connected)
-            agent_send(a, cr_agent_event_ping());
+        if (stalled) {
+            a->last_seen_ms += late;
+            continue;
+        }
+        if (a->connected && ping)
+            agent_send_record(a, ping, len);
         int64_t limit = a->recovered ? reregister_window : window;
         if (now - a->last_seen_ms > limit)
             mark_unreachable(m, a);
     }
+    free(ping);
+    if (stalled)
+        CR_WARN("master loop stalled; agent liveness checks skipped once stall_ms=%lld",
+                (long long)late);
 }
 
 void agent_shutdown_framework(struct cr_master *m, const char *framework_id)
@@ -251,6 +304,13 @@ static void adopt_tasks(struct cr_master *m, struct agent *a, struct cr_agent_ca
             continue;
         }
         struct task *t = cr_map_get(&fw->tasks, at->task.task_id);
+        if (t && strcmp(t->info.agent_id, a->id) != 0) {
+            /* Only the agent a task runs on may report it. */
+            CR_WARN("agent reports a task that runs on another agent; ignored agent=%s "
+                    "framework=%s task=%s runs_on=%s",
+                    a->id, fw->id, t->info.task_id, t->info.agent_id);
+            continue;
+        }
         if (!t) {
             free(at->task.agent_id);
             at->task.agent_id = cr_xstrdup(a->id);
@@ -270,8 +330,8 @@ static void adopt_tasks(struct cr_master *m, struct agent *a, struct cr_agent_ca
         }
         if (at->has_latest_status)
             adopt_status(t, &at->latest_status);
-        cr_map_put(&a->tasks, t->info.task_id, t);
-        cr_map_put(&seen, t->info.task_id, t);
+        cr_map_put(&a->tasks, t->agent_key, t);
+        cr_map_put(&seen, t->agent_key, t);
         struct cr_err err;
         cr_err_clear(&err);
         if (!cr_task_state_is_terminal(t->state) && t->resources_released) {
@@ -291,7 +351,7 @@ static void adopt_tasks(struct cr_master *m, struct agent *a, struct cr_agent_ca
     struct task **missing = cr_xcalloc(cr_map_count(&a->tasks) + 1, sizeof(*missing));
     while (cr_map_next(&a->tasks, &it, NULL, &v)) {
         struct task *t = v;
-        if (!cr_map_get(&seen, t->info.task_id))
+        if (!cr_map_get(&seen, t->agent_key))
             missing[nmissing++] = t;
     }
     for (size_t k = 0; k < nmissing; k++) {
@@ -373,14 +433,62 @@ static void subscribe_committed(struct cr_master *m, int rc, const char *msg, vo
     open_agent_stream(m, a, p->req);
     cr_alloc_set_agent_active(m->alloc, a->id, a->connected);
     adopt_tasks(m, a, &p->call);
+    agent_send_pending_kills(a);
     CR_INFO("agent %s agent=%s hostname=%s address=%s:%d", p->is_new ? "admitted" : "re-admitted",
             a->id, a->info.hostname, a->ip, a->port);
     pending_free(p);
     offers_schedule(m);
 }
 
+/*
+ * A known agent whose new resources no longer hold what is allocated on it (its tasks'
+ * and outstanding offers' resources) is refused: 0, or -ERANGE with err naming the tasks.
+ */
+static int check_new_resources(struct cr_master *m, struct agent *a,
+                               const struct cr_resources *total, struct cr_err *err)
+{
+    if (!a->in_allocator)
+        return 0;
+    struct cr_resources used;
+    cr_resources_init(&used);
+    struct cr_buf names;
+    cr_buf_init(&names);
+    size_t it = 0;
+    void *v;
+    while (cr_map_next(&a->tasks, &it, NULL, &v)) {
+        struct task *t = v;
+        if (cr_task_state_is_terminal(t->state) || t->resources_released)
+            continue;
+        cr_resources_add(&used, &t->info.resources);
+        cr_buf_printf(&names, "%s%s", names.len ? ", " : "", t->info.task_id);
+    }
+    int rc = 0;
+    if (!cr_resources_contains(total, &used)) {
+        char need[256];
+        cr_resources_format(&used, need, sizeof(need));
+        rc = cr_err_set(err, -ERANGE,
+                        "the agent's new resources do not hold its running tasks (%s use %s)",
+                        names.len ? names.data : "", need);
+    }
+    cr_buf_release(&names);
+    cr_resources_release(&used);
+    return rc;
+}
+
 void agent_subscribe(struct cr_master *m, struct cr_http_req *req, struct cr_agent_call *call)
 {
+    struct agent *known = agent_find(m, call->agent_info.id);
+    if (known) {
+        struct cr_err err;
+        cr_err_clear(&err);
+        if (check_new_resources(m, known, &call->agent_info.resources, &err) < 0) {
+            CR_WARN("agent re-registration refused agent=%s error=\"%s\"", known->id, err.msg);
+            cr_http_respondf(req, 409, "Agent re-registration refused: %s", err.msg);
+            return;
+        }
+        /* Its subscription is under way: liveness checks must not mark it meanwhile. */
+        known->last_seen_ms = cr_now_ms();
+    }
     struct pending_agent *p = cr_xcalloc(1, sizeof(*p));
     p->req = req;
     p->call = *call;
@@ -400,7 +508,6 @@ void agent_subscribe(struct cr_master *m, struct cr_http_req *req, struct cr_age
     tmp.ip = p->call.address_ip;
     tmp.port = p->call.address_port;
     tmp.version = p->call.version;
-    struct agent *known = agent_find(m, p->id);
     tmp.registered_time = known ? known->registered_time : cr_wall_seconds();
     master_persist(m, TABLE, p->id, agent_record(&tmp), subscribe_committed, p);
 }
@@ -439,7 +546,8 @@ void agent_update(struct cr_master *m, struct cr_http_req *req, struct cr_agent_
         return;
     cr_http_respond(req, 202, NULL, NULL, 0);
     a->last_seen_ms = cr_now_ms();
-    if (!call->status.agent_id)
-        call->status.agent_id = cr_xstrdup(a->id);
+    /* The status speaks for the agent that sent it, whatever its body claims. */
+    free(call->status.agent_id);
+    call->status.agent_id = cr_xstrdup(a->id);
     task_status_update(m, a, call->framework_id, &call->status);
 }

@@ -7,6 +7,7 @@
  * so a master restart knows every framework it acknowledged; the framework then has
  * its failover_timeout to re-subscribe before it is removed and its tasks killed.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,22 +38,47 @@ bool fw_partition_aware(const struct fw *fw)
     return (fw->info.capabilities & CR_FWCAP_PARTITION_AWARE) != 0;
 }
 
+static void stream_closed(struct cr_http_stream *stream, void *ud);
+
+/* A scheduler that does not read its stream loses its subscription (it may re-subscribe). */
+static void check_send(struct fw *fw, int rc)
+{
+    if (rc == -ENOBUFS) {
+        CR_WARN("framework does not read its event stream; dropping the subscription "
+                "framework=%s pending_bytes=%zu",
+                fw->id, cr_http_stream_pending(fw->stream));
+        stream_closed(fw->stream, fw);
+    } else if (rc < 0) {
+        CR_DEBUG("event to a closed stream dropped framework=%s", fw->id);
+    }
+}
+
 void fw_send(struct fw *fw, json_t *event)
 {
     if (!fw->connected || !fw->stream) {
         json_decref(event);
         return;
     }
-    if (master_stream_send(fw->stream, event) < 0)
-        CR_DEBUG("event to a closed stream dropped framework=%s", fw->id);
+    check_send(fw, master_stream_send(fw->stream, event));
+}
+
+void fw_send_record(struct fw *fw, const char *record, size_t len)
+{
+    if (fw->connected && fw->stream)
+        check_send(fw, master_stream_send_record(fw->stream, record, len));
 }
 
 void fw_heartbeat_all(struct cr_master *m)
 {
+    size_t len;
+    char *rec = master_record(cr_event_heartbeat(), &len);
+    if (!rec)
+        return;
     size_t it = 0;
     void *v;
     while (cr_map_next(&m->frameworks, &it, NULL, &v))
-        fw_send(v, cr_event_heartbeat());
+        fw_send_record(v, rec, len);
+    free(rec);
 }
 
 static struct fw *fw_new(struct cr_master *m, const char *id)
@@ -109,12 +135,15 @@ static void failover_expired(uv_timer_t *t)
     fw_teardown(fw->m, fw, "failover timeout expired");
 }
 
-static void start_failover_timer(struct fw *fw)
+/* min_ms: a floor (after a master restart frameworks get at least the agents' window). */
+static void start_failover_timer(struct fw *fw, int64_t min_ms)
 {
     double secs = fw->info.failover_timeout;
     if (secs < 0)
         secs = 0;
     uint64_t ms = secs > 1e9 ? (uint64_t)1e12 : (uint64_t)(secs * 1000.0);
+    if (min_ms > 0 && ms < (uint64_t)min_ms)
+        ms = (uint64_t)min_ms;
     uv_timer_start(&fw->failover_timer, failover_expired, ms, 0);
     fw->failover_timer_on = true;
 }
@@ -139,7 +168,7 @@ static void stream_closed(struct cr_http_stream *stream, void *ud)
         return;
     CR_INFO("framework disconnected framework=%s failover_timeout=%.3fs", fw->id,
             fw->info.failover_timeout);
-    start_failover_timer(fw);
+    start_failover_timer(fw, 0);
 }
 
 /* ---------------------------------------------------------------- SUBSCRIBE */
@@ -147,12 +176,36 @@ static void stream_closed(struct cr_http_stream *stream, void *ud)
 struct pending_sub {
     struct cr_http_req *req;
     struct cr_framework_info info;
-    char *suppressed_roles_unused;
+    char **suppressed_roles; /* owned */
+    size_t nsuppressed;
     bool is_new;
 };
 
+static void pending_sub_free(struct pending_sub *p)
+{
+    cr_framework_info_release(&p->info);
+    for (size_t i = 0; i < p->nsuppressed; i++)
+        free(p->suppressed_roles[i]);
+    free(p->suppressed_roles);
+    free(p);
+}
+
+static void removed_error_stream(struct cr_http_req *req)
+{
+    /* Mesos answers a removed framework with an ERROR event on a fresh stream. */
+    struct cr_http_stream *s = cr_http_stream_open(req, 200, "application/json", NULL, NULL);
+    if (s) {
+        master_stream_send(s, cr_event_error("Framework has been removed"));
+        cr_http_stream_release(s);
+    }
+}
+
 static void open_stream(struct cr_master *m, struct fw *fw, struct cr_http_req *req)
 {
+    if (m->stopping) {
+        cr_http_respondf(req, 503, "Master is shutting down");
+        return;
+    }
     char sid[37];
     cr_uuid_text(sid);
     cr_http_req_add_header(req, "Mesos-Stream-Id", sid);
@@ -182,12 +235,21 @@ static void subscribe_committed(struct cr_master *m, int rc, const char *msg, vo
     struct pending_sub *p = ud;
     if (rc < 0) {
         cr_http_respondf(p->req, 503, "Failed to store the framework in the registry: %s", msg);
-        cr_framework_info_release(&p->info);
-        free(p);
+        struct fw *known = fw_find(m, p->info.id);
+        if (known && !known->connected && !known->failover_timer_on && !m->stopping)
+            start_failover_timer(known, 0);
+        pending_sub_free(p);
         return;
     }
     const char *id = p->info.id;
     struct fw *fw = fw_find(m, id);
+    if (!fw && completed_find(m, id)) {
+        /* Torn down (or its failover expired) while this subscription was committed: the
+         * removal stands (its registry delete follows this write). */
+        removed_error_stream(p->req);
+        pending_sub_free(p);
+        return;
+    }
     struct cr_err err;
     cr_err_clear(&err);
     if (!fw) {
@@ -224,8 +286,12 @@ static void subscribe_committed(struct cr_master *m, int rc, const char *msg, vo
         cr_alloc_revive(m->alloc, fw->id, NULL, 0);
         CR_INFO("framework re-subscribed framework=%s name=%s", fw->id, fw->info.name);
     }
+    /* SUBSCRIBE says which roles start suppressed. */
+    if (p->nsuppressed > 0)
+        cr_alloc_suppress(m->alloc, fw->id, (const char *const *)p->suppressed_roles,
+                          p->nsuppressed);
     open_stream(m, fw, p->req);
-    free(p);
+    pending_sub_free(p);
     offers_schedule(m);
 }
 
@@ -233,13 +299,14 @@ void fw_subscribe(struct cr_master *m, struct cr_http_req *req, struct cr_sched_
 {
     const char *id = call->framework_info.id;
     if (id && completed_find(m, id) && !fw_find(m, id)) {
-        /* Mesos answers a removed framework with an ERROR event on a fresh stream. */
-        struct cr_http_stream *s = cr_http_stream_open(req, 200, "application/json", NULL, NULL);
-        if (s) {
-            master_stream_send(s, cr_event_error("Framework has been removed"));
-            cr_http_stream_release(s);
-        }
+        removed_error_stream(req);
         return;
+    }
+    struct fw *known = fw_find(m, id);
+    if (known && known->failover_timer_on) {
+        /* It is coming back: the failover timeout no longer runs. */
+        uv_timer_stop(&known->failover_timer);
+        known->failover_timer_on = false;
     }
     struct pending_sub *p = cr_xcalloc(1, sizeof(*p));
     p->req = req;
@@ -248,6 +315,10 @@ void fw_subscribe(struct cr_master *m, struct cr_http_req *req, struct cr_sched_
         cr_http_respondf(req, 500, "out of memory");
         return;
     }
+    p->nsuppressed = call->nsuppressed_roles;
+    p->suppressed_roles = cr_xcalloc(p->nsuppressed + 1, sizeof(char *));
+    for (size_t i = 0; i < p->nsuppressed; i++)
+        p->suppressed_roles[i] = cr_xstrdup(call->suppressed_roles[i]);
     if (!p->info.id) {
         char buf[80];
         snprintf(buf, sizeof(buf), "%s-%04llu", m->id, (unsigned long long)m->next_fw_seq++);
@@ -419,7 +490,9 @@ void fw_recover(struct cr_master *m, const char *id, const char *info_json)
     if (cr_alloc_add_framework(m->alloc, fw->id, roles, n, &err) < 0)
         CR_ERROR("allocator refused framework framework=%s error=\"%s\"", fw->id, err.msg);
     cr_alloc_set_framework_active(m->alloc, fw->id, false);
-    start_failover_timer(fw);
+    /* A master restart is not a framework failover: give the scheduler at least as long
+     * to come back as the agents get to re-register. */
+    start_failover_timer(fw, m->cfg.agent_reregister_timeout_ms);
     CR_INFO("framework recovered from the registry framework=%s name=%s failover_timeout=%.3fs",
             fw->id, fw->info.name, fw->info.failover_timeout);
 }

@@ -166,6 +166,15 @@ static void kill_task(struct cr_master *m, struct cr_http_req *req, json_t *call
     free(fw_id);
 }
 
+/* Answers once everything written before it (the framework's removal) is durable. */
+static void teardown_durable(struct cr_state *st, int status, const char *msg, void *ud)
+{
+    if (status < 0)
+        cr_http_respondf(ud, 503, "Failed to remove the framework from the registry: %s", msg);
+    else
+        cr_http_respond(ud, 200, NULL, NULL, 0);
+}
+
 static void teardown(struct cr_master *m, struct cr_http_req *req, json_t *call)
 {
     json_t *td = json_object_get(call, "teardown");
@@ -184,7 +193,7 @@ static void teardown(struct cr_master *m, struct cr_http_req *req, json_t *call)
         cr_http_respondf(req, 400, "Framework '%s' not found", fw_id);
     } else {
         fw_teardown(m, fw, "teardown requested by the operator");
-        cr_http_respond(req, 200, NULL, NULL, 0);
+        cr_state_write(m->state, NULL, 0, teardown_durable, req);
     }
     free(fw_id);
 }

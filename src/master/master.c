@@ -40,6 +40,10 @@ static const struct cr_flag master_flags[] = {
      "how often agents are pinged", 10, 600000},
     {"agent-ping-misses", CR_FLAG_INT, OFF(agent_ping_misses), "5",
      "missed pings before an agent is marked unreachable", 1, 1000},
+    {"agent-reregister-timeout", CR_FLAG_DURATION, OFF(agent_reregister_timeout_ms), "10mins",
+     "after a master restart, how long agents have to re-register (and frameworks at least "
+     "this long to re-subscribe) before they are marked unreachable (removed)",
+     1000, 604800000},
     {"allocation-batch", CR_FLAG_DURATION, OFF(allocation_batch_ms), "5ms",
      "how long a burst of changes is coalesced before an allocation cycle", 0, 10000},
     {"max-body", CR_FLAG_BYTES, OFF(max_body_bytes), "8MB", "largest request body accepted",
@@ -67,18 +71,31 @@ void master_master_info(const struct cr_master *m, struct cr_master_info *out)
     out->version = CR_MESOS_VERSION;
 }
 
-int master_stream_send(struct cr_http_stream *stream, json_t *event)
+char *master_record(json_t *event, size_t *len)
 {
     char *text = cr_json_dump(event);
     json_decref(event);
     if (!text)
-        return -ENOMEM;
-    size_t len;
-    char *rec = cr_recordio_encode(text, strlen(text), &len);
+        return NULL;
+    char *rec = cr_recordio_encode(text, strlen(text), len);
     free(text);
+    return rec;
+}
+
+int master_stream_send_record(struct cr_http_stream *stream, const char *record, size_t len)
+{
+    if (cr_http_stream_pending(stream) > CR_MASTER_STREAM_MAX_PENDING)
+        return -ENOBUFS;
+    return cr_http_stream_write(stream, record, len);
+}
+
+int master_stream_send(struct cr_http_stream *stream, json_t *event)
+{
+    size_t len;
+    char *rec = master_record(event, &len);
     if (!rec)
         return -ENOMEM;
-    int rc = cr_http_stream_write(stream, rec, len);
+    int rc = master_stream_send_record(stream, rec, len);
     free(rec);
     return rc;
 }
@@ -241,6 +258,7 @@ static void on_ready(struct cr_state *st, int status, const char *msg, void *ud)
     m->elected_time = cr_wall_seconds();
     uv_timer_start(&m->heartbeat_timer, heartbeat_tick, (uint64_t)m->cfg.heartbeat_ms,
                    (uint64_t)m->cfg.heartbeat_ms);
+    m->last_ping_tick_ms = cr_now_ms();
     uv_timer_start(&m->ping_timer, ping_tick, (uint64_t)m->cfg.agent_ping_ms,
                    (uint64_t)m->cfg.agent_ping_ms);
     CR_INFO("master ready id=%s frameworks=%zu agents=%zu", m->id, cr_map_count(&m->frameworks),
@@ -414,14 +432,16 @@ int cr_master_main(int argc, char **argv)
 out:
     m.stopping = true;
     m.ready = false;
-    /* Streams and connections go first so nothing calls back into the registry. */
-    cr_http_server_free(m.http);
-    m.http = NULL;
+    /* The registry closes first: writes still in flight fail (-ECANCELED) and their
+     * requests are answered 503 while the server still exists; new requests already get
+     * 503 (stopping). Then the server closes every connection and stream. */
     if (m.state) {
         cr_state_close(m.state, state_closed, &m);
         while (m.state)
             uv_run(&loop, UV_RUN_ONCE);
     }
+    cr_http_server_free(m.http);
+    m.http = NULL;
     cr_loop_signals_free(sigs);
     offers_release(&m);
     free_registry(&m);

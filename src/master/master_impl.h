@@ -56,6 +56,7 @@ struct master_config {
     int64_t heartbeat_ms;
     int64_t agent_ping_ms;
     int64_t agent_ping_misses;
+    int64_t agent_reregister_timeout_ms;
     int64_t allocation_batch_ms;
     int64_t max_body_bytes;
     char *weights;
@@ -71,6 +72,10 @@ struct task {
     struct cr_task_info info;      /* as launched (task_id, name, agent_id, resources...) */
     struct fw *fw;                 /* owner (borrowed) */
     char *framework_id;            /* owned copy (the fw may be re-created on recovery) */
+    char *agent_key;               /* owned: "<framework id>\n<task id>", the key in
+                                      agent->tasks (task ids are unique per framework only) */
+    bool kill_pending;             /* a KILL waits for the agent to come back */
+    int64_t kill_grace_ms;         /* for that KILL, -1 = the task's own policy */
     char *role;                    /* allocation role */
     enum cr_task_state state;      /* latest state known to the master */
     bool has_pending;              /* an update sent to the framework awaits its ACK */
@@ -116,7 +121,7 @@ struct agent {
     bool in_allocator;               /* admitted and reachable: its resources are known */
     double registered_time, reregistered_time, unreachable_time;
     int64_t last_seen_ms;            /* last PONG or subscription */
-    struct cr_map tasks;             /* task id -> struct task (borrowed; owned by fw) */
+    struct cr_map tasks;             /* task->agent_key -> struct task (borrowed; owned by fw) */
 };
 
 struct cr_master {
@@ -146,6 +151,7 @@ struct cr_master {
     uv_timer_t offer_timer;          /* offer timeouts */
     uv_timer_t heartbeat_timer;      /* HEARTBEAT to framework streams */
     uv_timer_t ping_timer;           /* PING to agents, unreachable detection */
+    int64_t last_ping_tick_ms;       /* when ping_timer last ran (to see loop stalls) */
 
     /* counters for /metrics/snapshot */
     uint64_t valid_status_updates, invalid_status_updates;
@@ -162,8 +168,17 @@ void master_persist(struct cr_master *m, const char *table, const char *key, jso
 /* Durably delete table/key; done may be NULL. */
 void master_unpersist(struct cr_master *m, const char *table, const char *key,
                       master_persist_fn done, void *ud);
-/* Write one RecordIO record (the JSON event; reference stolen) to a stream. */
+/* A stream holding more unsent bytes than this is dropped (its peer does not read). */
+#define CR_MASTER_STREAM_MAX_PENDING (64u * 1024 * 1024)
+/*
+ * Write one RecordIO record (the JSON event; reference stolen) to a stream. Returns 0,
+ * -EPIPE (peer gone) or -ENOBUFS (peer too slow: the caller drops the subscription).
+ */
 int master_stream_send(struct cr_http_stream *stream, json_t *event);
+/* The same with an already framed record (to send one encoding to many streams). */
+int master_stream_send_record(struct cr_http_stream *stream, const char *record, size_t len);
+/* Frame an event once (reference stolen); owned, free(). NULL on allocation failure. */
+char *master_record(json_t *event, size_t *len);
 
 /* frameworks.c */
 struct fw *fw_find(struct cr_master *m, const char *id);
@@ -173,6 +188,7 @@ void fw_subscribe(struct cr_master *m, struct cr_http_req *req, struct cr_sched_
 #define CR_TEARDOWN_BY_FRAMEWORK "teardown requested by the framework"
 void fw_teardown(struct cr_master *m, struct fw *fw, const char *why);
 void fw_send(struct fw *fw, json_t *event);
+void fw_send_record(struct fw *fw, const char *record, size_t len);
 void fw_recover(struct cr_master *m, const char *id, const char *info_json);
 void fw_free(struct fw *fw);
 void fw_heartbeat_all(struct cr_master *m);
@@ -230,6 +246,8 @@ void agent_subscribe(struct cr_master *m, struct cr_http_req *req, struct cr_age
 void agent_update(struct cr_master *m, struct cr_http_req *req, struct cr_agent_call *call);
 void agent_pong(struct cr_master *m, struct cr_http_req *req, struct cr_agent_call *call);
 void agent_send(struct agent *a, json_t *event);
+/* Send every KILL that waited for the agent to come back. */
+void agent_send_pending_kills(struct agent *a);
 void agent_recover(struct cr_master *m, const char *id, const char *info_json);
 void agent_free(struct agent *a);
 void agents_ping_all(struct cr_master *m);

@@ -281,7 +281,7 @@ static void fail_all_launches(struct fw *fw, struct cr_sched_call *call, enum cr
 {
     for (size_t i = 0; i < call->noperations; i++) {
         const struct cr_operation *op = &call->operations[i];
-        if (op->type != CR_OP_LAUNCH)
+        if (op->type != CR_OP_LAUNCH && op->type != CR_OP_LAUNCH_GROUP)
             continue;
         for (size_t k = 0; k < op->ntasks; k++)
             task_send_orphan_status(fw, op->tasks[k].task_id, op->tasks[k].agent_id, st, reason,
@@ -290,37 +290,70 @@ static void fail_all_launches(struct fw *fw, struct cr_sched_call *call, enum cr
     }
 }
 
-/* Check one task against what is left of the offers; on success subtract its resources. */
-static int validate_task(struct cr_master *m, struct fw *fw, const struct cr_task_info *t,
-                         const char *agent_id, struct cr_resources *left, struct cr_map *batch,
-                         struct cr_err *err)
+/* What is left of the accepted offers, per allocation role (a MULTI_ROLE framework may
+ * accept offers made to several of its roles at once). */
+struct role_left {
+    char *role; /* owned */
+    struct cr_resources res;
+};
+
+static struct role_left *bucket_for(struct role_left **v, size_t *n, const char *role)
 {
-    if (strcmp(t->agent_id, agent_id) != 0)
-        return cr_err_set(err, -EINVAL, "Task uses agent '%s' but the offers are for agent '%s'",
-                          t->agent_id, agent_id);
-    if (cr_map_get(&fw->tasks, t->task_id) || cr_map_get(batch, t->task_id))
-        return cr_err_set(err, -EEXIST, "Task has duplicate ID: %s", t->task_id);
-    if (!t->has_command)
-        return cr_err_set(err, -ENOTSUP,
-                          "Task '%s' uses a custom executor, which Corral does not support yet",
-                          t->task_id);
-    if (cr_resources_is_empty(&t->resources))
-        return cr_err_set(err, -EINVAL, "Task '%s' uses no resources", t->task_id);
-    if (cr_resources_scalar(&t->resources, "cpus") <= 0 &&
-        cr_resources_scalar(&t->resources, "mem") <= 0)
-        return cr_err_set(err, -EINVAL, "Task '%s' must use some cpus or mem", t->task_id);
-    char have[512], need[512];
-    if (!cr_resources_contains(left, &t->resources)) {
-        cr_resources_format(&t->resources, need, sizeof(need));
-        cr_resources_format(left, have, sizeof(have));
-        return cr_err_set(err, -ERANGE,
-                          "Task '%s' uses resources %s that are not in the offers' remaining "
-                          "resources %s",
-                          t->task_id, need, have);
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp((*v)[i].role, role) == 0)
+            return &(*v)[i];
+    *v = cr_xrealloc(*v, (*n + 1) * sizeof(**v));
+    struct role_left *b = &(*v)[(*n)++];
+    b->role = cr_xstrdup(role);
+    cr_resources_init(&b->res);
+    return b;
+}
+
+/*
+ * Check one task against what is left of the offers; on success subtract its resources
+ * from the first role's remainder that holds them all and return that role's bucket.
+ */
+static struct role_left *validate_task(struct fw *fw, const struct cr_task_info *t,
+                                       const char *agent_id, struct role_left *left,
+                                       size_t nleft, struct cr_err *err)
+{
+    if (strcmp(t->agent_id, agent_id) != 0) {
+        cr_err_set(err, -EINVAL, "Task uses agent '%s' but the offers are for agent '%s'",
+                   t->agent_id, agent_id);
+        return NULL;
     }
-    int rc = cr_resources_subtract(left, &t->resources, err);
-    (void)m;
-    return rc;
+    if (cr_map_get(&fw->tasks, t->task_id)) {
+        cr_err_set(err, -EEXIST, "Task has duplicate ID: %s", t->task_id);
+        return NULL;
+    }
+    if (!t->has_command) {
+        cr_err_set(err, -ENOTSUP,
+                   "Task '%s' uses a custom executor, which Corral does not support yet",
+                   t->task_id);
+        return NULL;
+    }
+    if (cr_resources_scalar(&t->resources, "cpus") <= 0 &&
+        cr_resources_scalar(&t->resources, "mem") <= 0) {
+        cr_err_set(err, -EINVAL, "Task '%s' must use some cpus or mem", t->task_id);
+        return NULL;
+    }
+    for (size_t i = 0; i < nleft; i++) {
+        if (cr_resources_contains(&left[i].res, &t->resources))
+            return cr_resources_subtract(&left[i].res, &t->resources, err) == 0 ? &left[i]
+                                                                                : NULL;
+    }
+    struct cr_resources all;
+    cr_resources_init(&all);
+    for (size_t i = 0; i < nleft; i++)
+        cr_resources_add(&all, &left[i].res);
+    char have[512], need[512];
+    cr_resources_format(&t->resources, need, sizeof(need));
+    cr_resources_format(&all, have, sizeof(have));
+    cr_resources_release(&all);
+    cr_err_set(err, -ERANGE,
+               "Task '%s' uses resources %s that are not in the offers' remaining resources%s %s",
+               t->task_id, need, nleft > 1 ? " of any one role" : "", have);
+    return NULL;
 }
 
 void offers_accept(struct cr_master *m, struct fw *fw, struct cr_sched_call *call)
@@ -329,9 +362,9 @@ void offers_accept(struct cr_master *m, struct fw *fw, struct cr_sched_call *cal
     enum cr_task_state dropped = pa ? CR_TASK_DROPPED : CR_TASK_LOST;
 
     /* Offers: all must be known, this framework's, and on one agent. */
-    struct cr_resources left;
-    cr_resources_init(&left);
-    char *agent_id = NULL, *role = NULL;
+    struct role_left *left = NULL;
+    size_t nleft = 0;
+    char *agent_id = NULL;
     const char *invalid = NULL;
     char why[256] = "";
     uint64_t *seqs = cr_xcalloc(call->noffer_ids + 1, sizeof(*seqs));
@@ -365,10 +398,8 @@ void offers_accept(struct cr_master *m, struct fw *fw, struct cr_sched_call *cal
         }
         if (!agent_id)
             agent_id = cr_xstrdup(o->agent_id);
-        if (!role)
-            role = cr_xstrdup(o->role);
         seqs[nseqs++] = seq;
-        cr_resources_add(&left, &o->resources);
+        cr_resources_add(&bucket_for(&left, &nleft, o->role)->res, &o->resources);
     }
     if (call->noffer_ids == 0) {
         invalid = "";
@@ -384,54 +415,61 @@ void offers_accept(struct cr_master *m, struct fw *fw, struct cr_sched_call *cal
     }
 
     /* The offers are used up now, whatever happens to the operations. */
-    for (size_t k = 0; k < nseqs; k++) {
-        struct cr_offer o;
-        if (cr_offer_book_remove(m->offers, seqs[k], &o) == 0)
-            cr_offer_release(&o);
-    }
+    for (size_t k = 0; k < nseqs; k++)
+        cr_offer_book_remove(m->offers, seqs[k], NULL);
 
     struct agent *a = agent_find(m, agent_id);
-    struct cr_map batch;
-    cr_map_init(&batch);
     for (size_t i = 0; i < call->noperations; i++) {
         struct cr_operation *op = &call->operations[i];
-        if (op->type != CR_OP_LAUNCH) {
-            CR_WARN("offer operation not supported yet framework=%s type=%d", fw->id, op->type);
+        refuse_invalid_tasks(fw, op);
+        if (op->type == CR_OP_LAUNCH_GROUP) {
+            for (size_t k = 0; k < op->ntasks; k++)
+                task_send_orphan_status(fw, op->tasks[k].task_id, op->tasks[k].agent_id,
+                                        CR_TASK_ERROR, CR_REASON_TASK_GROUP_INVALID,
+                                        "LAUNCH_GROUP (task groups) is not supported by Corral "
+                                        "yet");
             continue;
         }
-        refuse_invalid_tasks(fw, op);
+        if (op->type != CR_OP_LAUNCH) {
+            CR_WARN("offer operation not supported yet; ignored framework=%s type=%d", fw->id,
+                    op->type);
+            continue;
+        }
         for (size_t k = 0; k < op->ntasks; k++) {
             struct cr_task_info *ti = &op->tasks[k];
             struct cr_err err;
             cr_err_clear(&err);
-            if (validate_task(m, fw, ti, agent_id, &left, &batch, &err) < 0) {
+            struct role_left *b = validate_task(fw, ti, agent_id, left, nleft, &err);
+            if (!b) {
                 CR_INFO("task refused task=%s framework=%s reason=\"%s\"", ti->task_id, fw->id,
                         err.msg);
                 task_send_orphan_status(fw, ti->task_id, ti->agent_id, CR_TASK_ERROR,
                                         CR_REASON_TASK_INVALID, err.msg);
                 continue;
             }
-            struct task *t = task_new(fw, ti, role);
+            struct task *t = task_new(fw, ti, b->role);
             if (!t) {
                 task_send_orphan_status(fw, ti->task_id, ti->agent_id, CR_TASK_ERROR,
                                         CR_REASON_TASK_INVALID, "out of memory");
-                cr_resources_add(&left, &ti->resources);
+                cr_resources_add(&b->res, &ti->resources);
                 continue;
             }
-            cr_map_put(&batch, t->info.task_id, t);
             task_launch(m, fw, a, t);
         }
     }
-    cr_map_release(&batch);
-    /* Whatever the operations did not use counts as declined. */
-    if (!cr_resources_is_empty(&left))
-        cr_alloc_recover(m->alloc, agent_id, fw->id, role, &left,
-                         refuse_ms(call->refuse_seconds), cr_now_ms());
+    /* Whatever the operations did not use counts as declined, in the role it was offered. */
+    for (size_t i = 0; i < nleft; i++)
+        if (!cr_resources_is_empty(&left[i].res))
+            cr_alloc_recover(m->alloc, agent_id, fw->id, left[i].role, &left[i].res,
+                             refuse_ms(call->refuse_seconds), cr_now_ms());
 out:
+    for (size_t i = 0; i < nleft; i++) {
+        free(left[i].role);
+        cr_resources_release(&left[i].res);
+    }
+    free(left);
     free(seqs);
     free(agent_id);
-    free(role);
-    cr_resources_release(&left);
     offers_arm_timer(m);
     offers_schedule(m);
 }

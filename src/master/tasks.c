@@ -24,6 +24,8 @@ struct task *task_new(struct fw *fw, const struct cr_task_info *info, const char
     }
     t->fw = fw;
     t->framework_id = cr_xstrdup(fw->id);
+    t->agent_key = cr_xasprintf("%s\n%s", fw->id, t->info.task_id);
+    t->kill_grace_ms = -1;
     t->role = cr_xstrdup(role ? role : CR_ROLE_ANY);
     t->state = CR_TASK_STAGING;
     t->launched_at = cr_wall_seconds();
@@ -39,6 +41,7 @@ void task_free(struct task *t)
     for (size_t i = 0; i < t->nstatuses; i++)
         cr_task_status_release(&t->statuses[i]);
     free(t->framework_id);
+    free(t->agent_key);
     free(t->role);
     free(t);
 }
@@ -114,8 +117,8 @@ void task_complete(struct cr_master *m, struct task *t)
 {
     struct fw *fw = t->fw;
     struct agent *a = agent_find(m, t->info.agent_id);
-    if (a && cr_map_get(&a->tasks, t->info.task_id) == t)
-        cr_map_remove(&a->tasks, t->info.task_id);
+    if (a && cr_map_get(&a->tasks, t->agent_key) == t)
+        cr_map_remove(&a->tasks, t->agent_key);
     task_release_resources(m, t);
     if (cr_map_get(&fw->tasks, t->info.task_id) == t)
         cr_map_remove(&fw->tasks, t->info.task_id);
@@ -171,7 +174,7 @@ void task_send_orphan_status(struct fw *fw, const char *task_id, const char *age
 void task_launch(struct cr_master *m, struct fw *fw, struct agent *a, struct task *t)
 {
     m->tasks_by_state[CR_TASK_STAGING]++;
-    cr_map_put(&a->tasks, t->info.task_id, t);
+    cr_map_put(&a->tasks, t->agent_key, t);
     if (!a->connected) {
         enum cr_task_state st = fw_partition_aware(fw) ? CR_TASK_DROPPED : CR_TASK_LOST;
         task_master_update(m, t, st, CR_REASON_AGENT_DISCONNECTED, "Agent is disconnected");
@@ -222,8 +225,16 @@ void task_status_update(struct cr_master *m, struct agent *a, const char *framew
             agent_send(a, cr_agent_event_shutdown_framework(framework_id));
         return;
     }
-    m->valid_status_updates++;
     struct task *t = cr_map_get(&fw->tasks, status->task_id);
+    if (t && a && strcmp(t->info.agent_id, a->id) != 0) {
+        /* Only the agent a task runs on may speak for it. */
+        m->invalid_status_updates++;
+        CR_WARN("status update from an agent the task does not run on dropped task=%s "
+                "framework=%s from=%s runs_on=%s",
+                status->task_id, framework_id, a->id, t->info.agent_id);
+        return;
+    }
+    m->valid_status_updates++;
     if (t) {
         if (cr_task_transition_ok(t->state, status->state)) {
             set_state(m, t, status->state);
@@ -287,7 +298,10 @@ void task_kill(struct cr_master *m, struct fw *fw, const char *task_id, const ch
     }
     struct agent *a = agent_find(m, t->info.agent_id);
     if (!a || !a->connected) {
-        CR_WARN("kill of a task on a disconnected agent deferred until it returns task=%s "
+        /* Sent when the agent comes back (or dropped with it if it never does). */
+        t->kill_pending = true;
+        t->kill_grace_ms = grace_ms;
+        CR_INFO("kill of a task on a disconnected agent deferred until it returns task=%s "
                 "agent=%s",
                 task_id, t->info.agent_id);
         return;
