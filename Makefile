@@ -45,6 +45,7 @@ clients:
 bench: build
 	$(RELEASE)/bench/bench_alloc
 	/usr/bin/python3 bench/e2e.py --corral $(RELEASE)/corral --bench $(RELEASE)/bench/bench_e2e
+	/usr/bin/python3 bench/scale.py --corral $(RELEASE)/corral --sizes 1000x100,1000x1000
 
 clean:
 	rm -rf build

@@ -29,6 +29,8 @@ def main():
     ap.add_argument("--bench", default=None)
     ap.add_argument("--sizes", default="1000x100,5000x1000")
     ap.add_argument("--seconds", type=float, default=15)
+    ap.add_argument("--procs", type=int, default=4,
+                    help="fake-peer processes (one process cannot drive thousands of streams)")
     args = ap.parse_args()
     corral = os.path.abspath(args.corral)
     bench = os.path.abspath(args.bench or os.path.join(os.path.dirname(corral), "bench",
@@ -54,10 +56,16 @@ def main():
                     break
                 except Exception:
                     time.sleep(0.1)
-            print(f"--- {agents} agents x {fws} frameworks (agent ping every 5 s)", flush=True)
-            subprocess.run([bench, "--master", f"127.0.0.1:{port}", "--pid", str(master.pid),
-                            "--agents", str(agents), "--frameworks", str(fws),
-                            "--seconds", str(args.seconds)], timeout=600)
+            print(f"--- {agents} agents x {fws} frameworks (agent ping every 5 s; "
+                  f"{args.procs} fake-peer processes, each printing its share)", flush=True)
+            peers = [subprocess.Popen([bench, "--master", f"127.0.0.1:{port}",
+                                       "--pid", str(master.pid),
+                                       "--agents", str(agents // args.procs),
+                                       "--frameworks", str(fws // args.procs),
+                                       "--seconds", str(args.seconds)])
+                     for _ in range(args.procs)]
+            for p in peers:
+                p.wait(timeout=600)
         finally:
             master.send_signal(signal.SIGTERM)
             try:

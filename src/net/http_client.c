@@ -80,6 +80,8 @@ struct cr_http_client {
     struct link socks; /* sock_ctx watched for curl */
     int depth;         /* our frames on the stack (drive, user callbacks) */
     int in_curl;       /* inside curl_multi_socket_action() */
+    struct link parked; /* calls started from inside curl, for after_action() to add */
+    bool has_swept;    /* a call was cancelled from inside curl: after_action() removes it */
     bool is_dying;     /* free requested; teardown when depth drops to 0 */
 };
 
@@ -104,6 +106,8 @@ struct cr_http_call {
     struct cr_buf resp_body;
     char errbuf[CURL_ERROR_SIZE];
     struct link link; /* in client->calls */
+    struct link plink; /* in client->parked while is_parked */
+    bool is_parked;
 };
 
 /* ---- curl global init ---- */
@@ -249,6 +253,8 @@ static void call_reset_headers(struct cr_http_call *call)
 static void call_free(struct cr_http_call *call)
 {
     list_del(&call->link);
+    if (call->is_parked)
+        list_del(&call->plink);
     if (call->easy)
         curl_easy_cleanup(call->easy);
     curl_slist_free_all(call->headers);
@@ -458,39 +464,40 @@ static void sock_close(struct sock_ctx *ctx)
 
 static void after_action(struct cr_http_client *c)
 {
-    /* Calls cancelled from inside curl: take them out now. */
-    struct link *l = c->calls.next;
-    while (l != &c->calls) {
-        struct cr_http_call *call = container_of(l, struct cr_http_call, link);
-        l = l->next;
-        if (call->is_done && !c->is_dying)
-            call_remove(call);
+    /* Calls cancelled from inside curl: take them out now. (The flags keep this O(1) per
+     * wake-up when nothing was parked or cancelled, which is nearly always.) */
+    struct link *l;
+    if (c->has_swept) {
+        c->has_swept = false;
+        l = c->calls.next;
+        while (l != &c->calls) {
+            struct cr_http_call *call = container_of(l, struct cr_http_call, link);
+            l = l->next;
+            if (call->is_done && !c->is_dying)
+                call_remove(call);
+        }
     }
     if (c->is_dying)
         return;
-    /* Calls started from inside curl callbacks. A failure runs done, which may change
-     * the list in any way, so scan again from the start after one. */
-    bool rescan = true;
-    while (rescan && !c->is_dying) {
-        rescan = false;
-        for (l = c->calls.next; l != &c->calls; l = l->next) {
-            struct cr_http_call *call = container_of(l, struct cr_http_call, link);
-            if (call->in_multi || call->is_done)
-                continue;
-            CURLMcode mc = curl_multi_add_handle(c->multi, call->easy);
-            if (mc == CURLM_OK) {
-                call->in_multi = true;
-                continue;
-            }
-            char msg[CR_ERR_MSG_MAX];
-            snprintf(msg, sizeof(msg), "%s %s: %s", call->method, call->url,
-                     curl_multi_strerror(mc));
-            call_done(call, -EIO, msg, NULL);
-            if (!c->is_dying)
-                call_remove(call);
-            rescan = true;
-            break;
+    /* Calls started from inside curl callbacks, taken one at a time from the head: a
+     * failure runs done, which may change the lists in any way. */
+    while (!c->is_dying && c->parked.next != &c->parked) {
+        struct cr_http_call *call = container_of(c->parked.next, struct cr_http_call, plink);
+        list_del(&call->plink);
+        call->is_parked = false;
+        if (call->in_multi || call->is_done)
+            continue;
+        CURLMcode mc = curl_multi_add_handle(c->multi, call->easy);
+        if (mc == CURLM_OK) {
+            call->in_multi = true;
+            continue;
         }
+        char msg[CR_ERR_MSG_MAX];
+        snprintf(msg, sizeof(msg), "%s %s: %s", call->method, call->url,
+                 curl_multi_strerror(mc));
+        call_done(call, -EIO, msg, NULL);
+        if (!c->is_dying)
+            call_remove(call);
     }
     /* Completed transfers. done may free the client or start/cancel other calls. */
     CURLMsg *m;
@@ -597,6 +604,7 @@ int cr_http_client_new(uv_loop_t *loop, struct cr_http_client **out, struct cr_e
     struct cr_http_client *c = cr_xcalloc(1, sizeof(*c));
     c->loop = loop;
     list_init(&c->calls);
+    list_init(&c->parked);
     list_init(&c->socks);
     c->multi = curl_multi_init();
     if (!c->multi) {
@@ -693,8 +701,12 @@ struct cr_http_call *cr_http_client_send(struct cr_http_client *c,
     curl_easy_setopt(call->easy, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(call->easy, CURLOPT_WRITEDATA, call);
     list_add(&c->calls, &call->link);
-    if (c->in_curl)
-        return call; /* curl forbids adding from its callbacks: after_action() adds it */
+    if (c->in_curl) {
+        /* curl forbids adding from its callbacks: after_action() adds it */
+        list_add(&c->parked, &call->plink);
+        call->is_parked = true;
+        return call;
+    }
     CURLMcode mc = curl_multi_add_handle(c->multi, call->easy);
     if (mc != CURLM_OK) {
         cr_err_set(err, -EIO, "http client: %s %s: %s", call->method, call->url,
@@ -716,6 +728,8 @@ void cr_http_call_cancel(struct cr_http_call *call)
      * the teardown; its curl callbacks abort meanwhile. */
     if (!c->in_curl && !c->is_dying)
         call_remove(call);
+    else
+        c->has_swept = true;
 }
 
 /* ---- blocking fetch ---- */
