@@ -5,7 +5,7 @@ RELEASE := build/release
 ASAN    := build/asan
 PYTEST  := /usr/bin/python3 -m pytest -p no:cacheprovider
 
-.PHONY: all build deps test-deps up test unit system clients bench clean format
+.PHONY: all build deps test-deps up test unit system clients bench clean format format-check
 
 all: build
 
@@ -30,7 +30,7 @@ up: build
 # Everything, under AddressSanitizer + UndefinedBehaviorSanitizer.
 test: test-deps $(ASAN)/build.ninja
 	ninja -C $(ASAN)
-	$(MAKE) --no-print-directory unit system clients
+	$(MAKE) --no-print-directory format-check unit system clients
 
 unit:
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
@@ -50,5 +50,10 @@ bench: build
 clean:
 	rm -rf build
 
+C_SOURCES = $$(git ls-files 'src/*.c' 'src/*.h' 'tests/unit/*.c' 'tests/unit/*.h' 'bench/*.c')
+
 format:
-	clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/unit/*.c' 'bench/*.c')
+	clang-format -i $(C_SOURCES)
+
+format-check:
+	@clang-format --dry-run --Werror $(C_SOURCES) && echo 'format-check: clean'

@@ -233,8 +233,8 @@ int main(int argc, char **argv)
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
             ;
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-            printf("%7d %10d   (run failed, status %d)\n", configs[i].agents,
-                   configs[i].frameworks, status);
+            printf("%7d %10d   (run failed, status %d)\n", configs[i].agents, configs[i].frameworks,
+                   status);
     }
     printf("\ntotal %.1f s; Mesos reports ~1.06 s per cycle at 10k agents x 1k frameworks\n",
            (now_ms() - t0) / 1000.0);

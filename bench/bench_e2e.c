@@ -61,8 +61,12 @@ static void post(struct bench *b, json_t *call, int finished_task)
     char hdr[200];
     snprintf(hdr, sizeof(hdr), "Mesos-Stream-Id: %s", b->stream_id);
     const char *headers[] = {"Content-Type: application/json", hdr, NULL};
-    struct cr_http_request req = {.method = "POST", .url = b->url, .headers = headers,
-                                  .body = body, .body_len = strlen(body), .timeout_ms = 30000};
+    struct cr_http_request req = {.method = "POST",
+                                  .url = b->url,
+                                  .headers = headers,
+                                  .body = body,
+                                  .body_len = strlen(body),
+                                  .timeout_ms = 30000};
     struct call_ctx *c = cr_xcalloc(1, sizeof(*c));
     c->b = b;
     c->finished_task = finished_task;
@@ -162,7 +166,8 @@ static void on_offers(struct bench *b, json_t *offers)
             json_t *d = json_object();
             json_object_set_new(d, "offer_ids", ids);
             json_t *f = json_object();
-            json_object_set_new(f, "refuse_seconds", json_real(b->launched >= b->total ? 3600 : 0.05));
+            json_object_set_new(f, "refuse_seconds",
+                                json_real(b->launched >= b->total ? 3600 : 0.05));
             json_object_set_new(d, "filters", f);
             json_object_set_new(call, "decline", d);
             post(b, call, -1);
@@ -218,16 +223,15 @@ static void on_offers(struct bench *b, json_t *offers)
 static void on_update(struct bench *b, json_t *status)
 {
     const char *state = json_string_value(json_object_get(status, "state"));
-    const char *tid = json_string_value(json_object_get(json_object_get(status, "task_id"),
-                                                        "value"));
+    const char *tid =
+        json_string_value(json_object_get(json_object_get(status, "task_id"), "value"));
     json_t *uuid = json_object_get(status, "uuid");
     int idx = tid && strncmp(tid, "bench-", 6) == 0 ? atoi(tid + 6) : -1;
     bool is_finished = state && strcmp(state, "TASK_FINISHED") == 0;
-    bool terminal_bad = state && (strcmp(state, "TASK_FAILED") == 0 ||
-                                  strcmp(state, "TASK_ERROR") == 0 ||
-                                  strcmp(state, "TASK_LOST") == 0 ||
-                                  strcmp(state, "TASK_DROPPED") == 0 ||
-                                  strcmp(state, "TASK_KILLED") == 0);
+    bool terminal_bad =
+        state && (strcmp(state, "TASK_FAILED") == 0 || strcmp(state, "TASK_ERROR") == 0 ||
+                  strcmp(state, "TASK_LOST") == 0 || strcmp(state, "TASK_DROPPED") == 0 ||
+                  strcmp(state, "TASK_KILLED") == 0);
     if (terminal_bad) {
         b->failed++;
         if (b->failed < 5)
@@ -337,12 +341,17 @@ int main(int argc, char **argv)
         return 1;
     }
     cr_recordio_reader_init(&b.reader, 0);
-    const char *body = "{\"type\":\"SUBSCRIBE\",\"subscribe\":{\"framework_info\":{\"user\":\"root\","
-                       "\"name\":\"bench-e2e\",\"failover_timeout\":0}}}";
+    const char *body =
+        "{\"type\":\"SUBSCRIBE\",\"subscribe\":{\"framework_info\":{\"user\":\"root\","
+        "\"name\":\"bench-e2e\",\"failover_timeout\":0}}}";
     const char *headers[] = {"Content-Type: application/json", NULL};
-    struct cr_http_request req = {.method = "POST", .url = b.url, .headers = headers,
-                                  .body = body, .body_len = strlen(body),
-                                  .on_headers = sub_headers, .on_data = sub_data};
+    struct cr_http_request req = {.method = "POST",
+                                  .url = b.url,
+                                  .headers = headers,
+                                  .body = body,
+                                  .body_len = strlen(body),
+                                  .on_headers = sub_headers,
+                                  .on_data = sub_data};
     b.sub = cr_http_client_send(b.client, &req, sub_done, &b, &err);
     if (!b.sub) {
         fprintf(stderr, "bench_e2e: %s\n", err.msg);
@@ -356,8 +365,8 @@ int main(int argc, char **argv)
 
     double secs = b.t_end - b.t_start;
     qsort(b.lat, (size_t)b.nlat, sizeof(double), cmp_double);
-    printf("e2e: tasks=%d finished_acked=%d failed=%d failed_calls=%d\n", b.total,
-           b.acked_finished, b.failed, b.failed_calls);
+    printf("e2e: tasks=%d finished_acked=%d failed=%d failed_calls=%d\n", b.total, b.acked_finished,
+           b.failed, b.failed_calls);
     if (b.nlat > 0 && secs > 0) {
         printf("e2e: %.3f s from first ACCEPT to last TASK_FINISHED acknowledged\n", secs);
         printf("e2e: throughput %.0f tasks/s\n", b.acked_finished / secs);

@@ -71,8 +71,12 @@ static void post(struct bench *b, const char *path, const char *sid, json_t *bod
     const char *headers[] = {"Content-Type: application/json", hdr, NULL};
     char *text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
-    struct cr_http_request req = {.method = "POST", .url = url, .headers = headers, .body = text,
-                                  .body_len = strlen(text), .timeout_ms = 60000};
+    struct cr_http_request req = {.method = "POST",
+                                  .url = url,
+                                  .headers = headers,
+                                  .body = text,
+                                  .body_len = strlen(text),
+                                  .timeout_ms = 60000};
     struct cr_err err;
     if (!cr_http_client_send(b->client, &req, call_done, b, &err))
         b->failed_calls++;
@@ -117,8 +121,7 @@ static int on_record(const char *rec, size_t len, void *ud)
         }
         post(b, "/api/v1/scheduler", p->stream_id,
              json_pack("{s:o,s:s,s:{s:o,s:{s:f}}}", "framework_id", id_obj(p->id), "type",
-                       "DECLINE", "decline", "offer_ids", ids, "filters", "refuse_seconds",
-                       1e6));
+                       "DECLINE", "decline", "offer_ids", ids, "filters", "refuse_seconds", 1e6));
         b->declines++;
     }
     json_decref(ev);
@@ -154,17 +157,16 @@ static void subscribe(struct bench *b, struct peer *p)
         snprintf(url, sizeof(url), "%s/corral/v1/agent", b->base);
         char host[64];
         snprintf(host, sizeof(host), "fake-%d", p->index);
-        json_t *res = json_pack(
-            "[{s:s,s:s,s:{s:f}},{s:s,s:s,s:{s:f}},{s:s,s:s,s:{s:f}},"
-            "{s:s,s:s,s:{s:[{s:i,s:i}]}}]",
-            "name", "cpus", "type", "SCALAR", "scalar", "value", 24.0, "name", "mem", "type",
-            "SCALAR", "scalar", "value", 4096.0, "name", "disk", "type", "SCALAR", "scalar",
-            "value", 4096.0, "name", "ports", "type", "RANGES", "ranges", "range", "begin", 31000,
-            "end", 32000);
-        body = json_pack("{s:s,s:{s:{s:s,s:i,s:o},s:{s:s,s:i},s:s}}", "type", "SUBSCRIBE",
-                         "subscribe", "agent_info", "hostname", host, "port", 5051, "resources",
-                         res, "address", "ip", "127.0.0.1", "port", 1 + p->index % 60000,
-                         "version", "bench");
+        json_t *res = json_pack("[{s:s,s:s,s:{s:f}},{s:s,s:s,s:{s:f}},{s:s,s:s,s:{s:f}},"
+                                "{s:s,s:s,s:{s:[{s:i,s:i}]}}]",
+                                "name", "cpus", "type", "SCALAR", "scalar", "value", 24.0, "name",
+                                "mem", "type", "SCALAR", "scalar", "value", 4096.0, "name", "disk",
+                                "type", "SCALAR", "scalar", "value", 4096.0, "name", "ports",
+                                "type", "RANGES", "ranges", "range", "begin", 31000, "end", 32000);
+        body =
+            json_pack("{s:s,s:{s:{s:s,s:i,s:o},s:{s:s,s:i},s:s}}", "type", "SUBSCRIBE", "subscribe",
+                      "agent_info", "hostname", host, "port", 5051, "resources", res, "address",
+                      "ip", "127.0.0.1", "port", 1 + p->index % 60000, "version", "bench");
     } else {
         snprintf(url, sizeof(url), "%s/api/v1/scheduler", b->base);
         char name[64];
@@ -175,8 +177,12 @@ static void subscribe(struct bench *b, struct peer *p)
     char *text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
     const char *headers[] = {"Content-Type: application/json", NULL};
-    struct cr_http_request req = {.method = "POST", .url = url, .headers = headers, .body = text,
-                                  .body_len = strlen(text), .on_headers = on_headers,
+    struct cr_http_request req = {.method = "POST",
+                                  .url = url,
+                                  .headers = headers,
+                                  .body = text,
+                                  .body_len = strlen(text),
+                                  .on_headers = on_headers,
                                   .on_data = on_data};
     struct cr_err err;
     cr_recordio_reader_init(&p->reader, 0);

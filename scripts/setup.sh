@@ -11,7 +11,7 @@ want_test=0
 
 build_pkgs=(build-essential pkg-config meson ninja-build libuv1-dev libraft-dev libmicrohttpd-dev
             libcurl4-openssl-dev libjansson-dev libcmocka-dev libcap-dev libseccomp-dev)
-test_pkgs=(python3 python3-pytest python3-requests procps iproute2)
+test_pkgs=(python3 python3-pytest python3-requests procps iproute2 clang-format)
 
 pkgs=("${build_pkgs[@]}")
 [ $want_test = 1 ] && pkgs+=("${test_pkgs[@]}")

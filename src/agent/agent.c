@@ -498,8 +498,8 @@ static void on_signal(int signum, void *ud)
     for (struct agent_task *t = sd->agent->tasks_head; t; t = t->next) {
         if (!t->container)
             continue;
-        int64_t grace = t->info.kill_grace_ms >= 0 ? t->info.kill_grace_ms
-                                                   : CR_AGENT_DEFAULT_GRACE_MS;
+        int64_t grace =
+            t->info.kill_grace_ms >= 0 ? t->info.kill_grace_ms : CR_AGENT_DEFAULT_GRACE_MS;
         if (grace > longest)
             longest = grace;
         cr_container_stop(t->container, grace);

@@ -19,9 +19,9 @@
 static const char *const CALL_NAMES[] = {"UNKNOWN", "SUBSCRIBE", "UPDATE", "PONG"};
 #define N_CALL_NAMES (sizeof(CALL_NAMES) / sizeof(CALL_NAMES[0]))
 
-static const char *const EVENT_NAMES[] = {"UNKNOWN", "SUBSCRIBED", "LAUNCH", "KILL",
-                                          "SHUTDOWN_FRAMEWORK", "ACKNOWLEDGED", "PING",
-                                          "ERROR"};
+static const char *const EVENT_NAMES[] = {
+    "UNKNOWN",      "SUBSCRIBED", "LAUNCH", "KILL", "SHUTDOWN_FRAMEWORK",
+    "ACKNOWLEDGED", "PING",       "ERROR"};
 #define N_EVENT_NAMES (sizeof(EVENT_NAMES) / sizeof(EVENT_NAMES[0]))
 
 #define AGENT_PORT_DEFAULT 5051
@@ -153,9 +153,9 @@ static int call_subscribe(const json_t *body, struct cr_agent_call *c, struct cr
     c->frameworks = n ? cr_xcalloc(n, sizeof(*c->frameworks)) : NULL;
     cr_mj_path(sp, sizeof(sp), p, "frameworks");
     for (size_t i = 0; i < n; i++) {
-        rc = cr_parse_framework_info(json_array_get(arr, i),
-                                     cr_mj_path_index(ep, sizeof(ep), sp, i), &c->frameworks[i],
-                                     err);
+        rc =
+            cr_parse_framework_info(json_array_get(arr, i), cr_mj_path_index(ep, sizeof(ep), sp, i),
+                                    &c->frameworks[i], err);
         if (rc < 0)
             return rc;
         c->nframeworks = i + 1;
@@ -226,8 +226,7 @@ static int parse_call(const json_t *root, struct cr_agent_call *c, struct cr_err
     return 0;
 }
 
-int cr_parse_agent_call(const char *body, size_t len, struct cr_agent_call *out,
-                        struct cr_err *err)
+int cr_parse_agent_call(const char *body, size_t len, struct cr_agent_call *out, struct cr_err *err)
 {
     cr_agent_call_init(out);
     json_t *root = cr_json_parse_object(body, len, err);
@@ -347,8 +346,10 @@ static int event_launch(const json_t *b, struct cr_agent_event *e, struct cr_err
     json_t *res = cr_mj_field(v, "resources");
     size_t i;
     json_t *r;
-    json_array_foreach(res, i, r) {
-        const char *role = json_string_value(cr_mj_field(cr_mj_field(r, "allocation_info"), "role"));
+    json_array_foreach(res, i, r)
+    {
+        const char *role =
+            json_string_value(cr_mj_field(cr_mj_field(r, "allocation_info"), "role"));
         if (role) {
             e->allocation_role = cr_xstrdup(role);
             break;

@@ -37,28 +37,28 @@ const char *cr_agent_call_name(enum cr_agent_call_type t);
 
 /* A task the agent is running, reported in SUBSCRIBE. */
 struct cr_agent_task {
-    char *framework_id;                /* owned, required */
-    struct cr_task_info task;          /* JSON-checked only (it was validated at launch) */
-    enum cr_task_state state;          /* required */
+    char *framework_id;       /* owned, required */
+    struct cr_task_info task; /* JSON-checked only (it was validated at launch) */
+    enum cr_task_state state; /* required */
     bool has_latest_status;
     struct cr_task_status latest_status;
 };
 
 struct cr_agent_call {
     enum cr_agent_call_type type;
-    char *agent_id;                    /* owned; required for UPDATE and PONG */
+    char *agent_id; /* owned; required for UPDATE and PONG */
     /* SUBSCRIBE */
-    struct cr_agent_info agent_info;   /* agent_info.id = the id to re-subscribe with */
-    char *address_ip;                  /* owned: where the agent's HTTP server listens */
-    int address_port;                  /* default 5051 */
-    char *version;                     /* owned or NULL: the agent's Corral version */
+    struct cr_agent_info agent_info;      /* agent_info.id = the id to re-subscribe with */
+    char *address_ip;                     /* owned: where the agent's HTTP server listens */
+    int address_port;                     /* default 5051 */
+    char *version;                        /* owned or NULL: the agent's Corral version */
     struct cr_framework_info *frameworks; /* owned: frameworks of the running tasks */
     size_t nframeworks;
-    struct cr_agent_task *tasks;       /* owned */
+    struct cr_agent_task *tasks; /* owned */
     size_t ntasks;
     /* UPDATE */
-    char *framework_id;                /* owned, required for UPDATE */
-    struct cr_task_status status;      /* required for UPDATE (status.uuid must be set) */
+    char *framework_id;           /* owned, required for UPDATE */
+    struct cr_task_status status; /* required for UPDATE (status.uuid must be set) */
 };
 
 void cr_agent_call_init(struct cr_agent_call *c);
@@ -91,21 +91,21 @@ const char *cr_agent_event_name(enum cr_agent_event_type t);
 struct cr_agent_event {
     enum cr_agent_event_type type;
     /* SUBSCRIBED */
-    char *agent_id;                    /* owned */
+    char *agent_id; /* owned */
     double ping_interval_seconds;
-    json_t *master_info;               /* MasterInfo verbatim, or NULL */
+    json_t *master_info; /* MasterInfo verbatim, or NULL */
     /* LAUNCH */
     struct cr_framework_info framework_info;
-    struct cr_task_info task;          /* JSON-checked only (the master validated it) */
-    char *allocation_role;             /* owned: allocation_info.role of the task's
-                                          resources, or NULL */
+    struct cr_task_info task; /* JSON-checked only (the master validated it) */
+    char *allocation_role;    /* owned: allocation_info.role of the task's
+                                 resources, or NULL */
     /* KILL / SHUTDOWN_FRAMEWORK / ACKNOWLEDGED */
-    char *framework_id;                /* owned */
-    char *task_id;                     /* owned (KILL, ACKNOWLEDGED) */
-    int64_t kill_grace_ms;             /* KILL: kill_policy.grace_period, -1 = unset */
-    unsigned char uuid[16];            /* ACKNOWLEDGED */
+    char *framework_id;     /* owned */
+    char *task_id;          /* owned (KILL, ACKNOWLEDGED) */
+    int64_t kill_grace_ms;  /* KILL: kill_policy.grace_period, -1 = unset */
+    unsigned char uuid[16]; /* ACKNOWLEDGED */
     /* ERROR */
-    char *message;                     /* owned */
+    char *message; /* owned */
 };
 
 void cr_agent_event_init(struct cr_agent_event *e);

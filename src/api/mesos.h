@@ -123,9 +123,9 @@ json_t *cr_json_resources_flat(const struct cr_resources *rs);
 enum cr_attr_type { CR_ATTR_TEXT = 0, CR_ATTR_SCALAR = 1, CR_ATTR_RANGES = 2, CR_ATTR_SET = 3 };
 
 struct cr_attribute {
-    char *name;  /* owned */
-    char *text;  /* owned: value as text (scalar "8", ranges "[1-2, 5-6]", set "{a, b}") */
-    int type;    /* enum cr_attr_type */
+    char *name; /* owned */
+    char *text; /* owned: value as text (scalar "8", ranges "[1-2, 5-6]", set "{a, b}") */
+    int type;   /* enum cr_attr_type */
 };
 struct cr_attributes {
     struct cr_attribute *v; /* owned */
@@ -157,16 +157,16 @@ struct cr_framework_info {
     char *name;              /* owned, required */
     double failover_timeout; /* seconds, default 0 */
     bool checkpoint;
-    char **roles;            /* owned. Without MULTI_ROLE: exactly one, from "role" (or a
-                                one-element "roles"), default "*". With MULTI_ROLE: the
-                                "roles" list as given, possibly empty (no offers). */
+    char **roles; /* owned. Without MULTI_ROLE: exactly one, from "role" (or a
+                     one-element "roles"), default "*". With MULTI_ROLE: the
+                     "roles" list as given, possibly empty (no offers). */
     size_t nroles;
-    bool role_was_legacy;    /* true without MULTI_ROLE: the one role is the deprecated
-                                "role" field's (given or defaulted), and encoders write
-                                "role", not "roles" */
+    bool role_was_legacy; /* true without MULTI_ROLE: the one role is the deprecated
+                             "role" field's (given or defaulted), and encoders write
+                             "role", not "roles" */
     char *hostname, *principal, *webui_url; /* owned or NULL */
-    unsigned capabilities;   /* enum cr_fw_capability bits */
-    json_t *extra;           /* other fields kept verbatim (labels, offer_filters), or NULL */
+    unsigned capabilities;                  /* enum cr_fw_capability bits */
+    json_t *extra; /* other fields kept verbatim (labels, offer_filters), or NULL */
 };
 void cr_framework_info_init(struct cr_framework_info *fi);
 void cr_framework_info_release(struct cr_framework_info *fi);
@@ -195,15 +195,15 @@ struct cr_uri {
 };
 
 struct cr_command {
-    bool shell;         /* default true: run "/bin/sh -c value" */
-    char *value;        /* owned or NULL */
-    char **arguments;   /* owned argv (incl. argv[0]) for shell=false */
+    bool shell;       /* default true: run "/bin/sh -c value" */
+    char *value;      /* owned or NULL */
+    char **arguments; /* owned argv (incl. argv[0]) for shell=false */
     size_t narguments;
     struct cr_env_var *env;
     size_t nenv;
     struct cr_uri *uris;
     size_t nuris;
-    char *user;         /* owned or NULL */
+    char *user; /* owned or NULL */
 };
 /* Empty command with shell = true. */
 void cr_command_init(struct cr_command *c);
@@ -216,16 +216,16 @@ int cr_parse_command(const json_t *obj, const char *path, struct cr_command *out
 json_t *cr_json_command(const struct cr_command *c);
 
 struct cr_task_info {
-    char *name;                   /* owned, required */
-    char *task_id;                /* owned, required */
-    char *agent_id;               /* owned, required */
+    char *name;     /* owned, required */
+    char *task_id;  /* owned, required */
+    char *agent_id; /* owned, required */
     struct cr_resources resources;
-    bool has_command;             /* exactly one of command / executor */
+    bool has_command; /* exactly one of command / executor */
     struct cr_command command;
-    json_t *executor;             /* ExecutorInfo verbatim (nulls stripped), or NULL */
-    int64_t kill_grace_ms;        /* kill_policy.grace_period, -1 = unset */
-    json_t *extra;                /* other fields verbatim (container, health_check, labels,
-                                     discovery, data, check, max_completion_time, limits) */
+    json_t *executor;      /* ExecutorInfo verbatim (nulls stripped), or NULL */
+    int64_t kill_grace_ms; /* kill_policy.grace_period, -1 = unset */
+    json_t *extra;         /* other fields verbatim (container, health_check, labels,
+                              discovery, data, check, max_completion_time, limits) */
 };
 /* Empty task: no command (command.shell = true), kill_grace_ms = -1. */
 void cr_task_info_init(struct cr_task_info *t);
@@ -251,7 +251,7 @@ json_t *cr_json_task_info(const struct cr_task_info *t, const struct cr_res_styl
 /* ---------------------------------------------------------------- TaskStatus */
 
 struct cr_task_status {
-    char *task_id;              /* owned, required */
+    char *task_id; /* owned, required */
     enum cr_task_state state;
     char *message;              /* owned or NULL */
     enum cr_task_source source; /* CR_SOURCE_NONE if absent */
@@ -261,11 +261,11 @@ struct cr_task_status {
     double timestamp;           /* epoch seconds, 0 = absent */
     bool has_uuid;
     unsigned char uuid[16];
-    int healthy;                /* -1 absent, 0 false, 1 true */
-    char *container_id;         /* owned or NULL */
-    double unreachable_time;    /* epoch seconds, 0 = absent */
-    json_t *extra;              /* other fields verbatim (data as base64, labels,
-                                   check_status, container_status, limitation) */
+    int healthy;             /* -1 absent, 0 false, 1 true */
+    char *container_id;      /* owned or NULL */
+    double unreachable_time; /* epoch seconds, 0 = absent */
+    json_t *extra;           /* other fields verbatim (data as base64, labels,
+                                check_status, container_status, limitation) */
 };
 /* Empty status: state STAGING, source NONE, reason NONE, healthy -1. */
 void cr_task_status_init(struct cr_task_status *s);
@@ -287,9 +287,9 @@ json_t *cr_json_task_status_list(const struct cr_task_status *v, size_t n);
 /* ---------------------------------------------------------------- AgentInfo */
 
 struct cr_agent_info {
-    char *id;                      /* owned or NULL (new agent) */
-    char *hostname;                /* owned, required */
-    int port;                      /* default 5051 */
+    char *id;       /* owned or NULL (new agent) */
+    char *hostname; /* owned, required */
+    int port;       /* default 5051 */
     struct cr_resources resources;
     struct cr_attributes attributes;
 };
@@ -356,9 +356,9 @@ struct cr_operation {
     struct cr_task_info *invalid_tasks;
     char **invalid_reasons;
     size_t ninvalid;
-    json_t *raw;                /* the operation verbatim, nulls stripped (always set; the
-                                   only content for types not modelled; LAUNCH_GROUP's
-                                   executor is in raw.launch_group.executor) */
+    json_t *raw; /* the operation verbatim, nulls stripped (always set; the
+                    only content for types not modelled; LAUNCH_GROUP's
+                    executor is in raw.launch_group.executor) */
 };
 
 struct cr_reconcile_task {
@@ -368,7 +368,7 @@ struct cr_reconcile_task {
 
 struct cr_sched_call {
     enum cr_sched_call_type type;
-    char *framework_id;                    /* owned or NULL */
+    char *framework_id; /* owned or NULL */
     /* SUBSCRIBE / UPDATE_FRAMEWORK */
     struct cr_framework_info framework_info;
     char **suppressed_roles;
@@ -378,8 +378,8 @@ struct cr_sched_call {
     size_t noffer_ids;
     struct cr_operation *operations;
     size_t noperations;
-    double refuse_seconds;                 /* filters.refuse_seconds: default 5, negative
-                                              -> 5, capped at 31536000 (as Mesos) */
+    double refuse_seconds; /* filters.refuse_seconds: default 5, negative
+                              -> 5, capped at 31536000 (as Mesos) */
     /* REVIVE / SUPPRESS */
     char **roles;
     size_t nroles;
@@ -387,11 +387,11 @@ struct cr_sched_call {
     char *task_id;
     char *agent_id;
     char *executor_id;
-    int64_t kill_grace_ms;                 /* -1 unset */
-    unsigned char uuid[16];                /* ACKNOWLEDGE (always 16 bytes), or
-                                              ACKNOWLEDGE_OPERATION_STATUS */
+    int64_t kill_grace_ms;  /* -1 unset */
+    unsigned char uuid[16]; /* ACKNOWLEDGE (always 16 bytes), or
+                               ACKNOWLEDGE_OPERATION_STATUS */
     size_t uuid_len;
-    char *data_b64;                        /* MESSAGE data, re-encoded as base64 */
+    char *data_b64; /* MESSAGE data, re-encoded as base64 */
     /* RECONCILE */
     struct cr_reconcile_task *reconcile;
     size_t nreconcile;
@@ -418,8 +418,8 @@ int cr_parse_sched_call(const char *body, size_t len, struct cr_sched_call *out,
 /* A Mesos MasterInfo as the master describes itself (borrowed strings). */
 struct cr_master_info {
     const char *id;
-    const char *ip;       /* dotted IPv4 */
-    int port;             /* <= 0: 5050 */
+    const char *ip; /* dotted IPv4 */
+    int port;       /* <= 0: 5050 */
     const char *hostname;
     const char *version;
 };
@@ -433,12 +433,12 @@ struct cr_offer_view {
     const char *framework_id;
     const char *agent_id;
     const char *hostname;
-    const char *agent_ip;                   /* dotted; url.address.ip (clients need it) */
-    int agent_port;                         /* <= 0: 5051 */
-    const char *role;                       /* allocation role, or NULL */
+    const char *agent_ip; /* dotted; url.address.ip (clients need it) */
+    int agent_port;       /* <= 0: 5051 */
+    const char *role;     /* allocation role, or NULL */
     const struct cr_resources *resources;
     const struct cr_attributes *attributes;
-    bool refinement;                        /* framework has RESERVATION_REFINEMENT */
+    bool refinement; /* framework has RESERVATION_REFINEMENT */
     const char *const *executor_ids;
     size_t nexecutor_ids;
 };

@@ -21,12 +21,24 @@
 
 /* Indexed by enum cr_sched_call_type (= Mesos' proto numbers). */
 static const char *const CALL_TYPES[] = {
-    "UNKNOWN",     "SUBSCRIBE",   "TEARDOWN",
-    "ACCEPT",      "DECLINE",     "REVIVE",
-    "KILL",        "SHUTDOWN",    "ACKNOWLEDGE",
-    "RECONCILE",   "MESSAGE",     "REQUEST",
-    "SUPPRESS",    "ACCEPT_INVERSE_OFFERS", "DECLINE_INVERSE_OFFERS",
-    "ACKNOWLEDGE_OPERATION_STATUS", "RECONCILE_OPERATIONS", "UPDATE_FRAMEWORK",
+    "UNKNOWN",
+    "SUBSCRIBE",
+    "TEARDOWN",
+    "ACCEPT",
+    "DECLINE",
+    "REVIVE",
+    "KILL",
+    "SHUTDOWN",
+    "ACKNOWLEDGE",
+    "RECONCILE",
+    "MESSAGE",
+    "REQUEST",
+    "SUPPRESS",
+    "ACCEPT_INVERSE_OFFERS",
+    "DECLINE_INVERSE_OFFERS",
+    "ACKNOWLEDGE_OPERATION_STATUS",
+    "RECONCILE_OPERATIONS",
+    "UPDATE_FRAMEWORK",
 };
 #define N_CALL_TYPES (sizeof(CALL_TYPES) / sizeof(CALL_TYPES[0]))
 
@@ -168,10 +180,11 @@ static int parse_task_list(const json_t *arr, const char *path, struct cr_operat
     char ep[CR_MJ_PATH_MAX];
     size_t i;
     json_t *e;
-    json_array_foreach(arr, i, e) {
+    json_array_foreach(arr, i, e)
+    {
         struct cr_task_info t;
-        int rc = cr_mj_parse_task_info_lenient(e, cr_mj_path_index(ep, sizeof(ep), path, i),
-                                                &t, err);
+        int rc =
+            cr_mj_parse_task_info_lenient(e, cr_mj_path_index(ep, sizeof(ep), path, i), &t, err);
         if (rc < 0)
             return rc;
         keep_task(op, &t, in_group);
@@ -315,9 +328,8 @@ static int body_subscribe(const json_t *body, const char *p, struct cr_sched_cal
 static int body_accept(const json_t *body, const char *p, struct cr_sched_call *c,
                        struct cr_err *err)
 {
-    const char *ids_key = c->type == CR_CALL_ACCEPT || c->type == CR_CALL_DECLINE
-                              ? "offer_ids"
-                              : "inverse_offer_ids";
+    const char *ids_key =
+        c->type == CR_CALL_ACCEPT || c->type == CR_CALL_DECLINE ? "offer_ids" : "inverse_offer_ids";
     int rc = cr_mj_id_array(body, ids_key, p, &c->offer_ids, &c->noffer_ids, err);
     if (rc < 0)
         return rc;
@@ -326,8 +338,7 @@ static int body_accept(const json_t *body, const char *p, struct cr_sched_call *
     return parse_filters(body, p, &c->refuse_seconds, err);
 }
 
-static int body_kill(const json_t *body, const char *p, struct cr_sched_call *c,
-                     struct cr_err *err)
+static int body_kill(const json_t *body, const char *p, struct cr_sched_call *c, struct cr_err *err)
 {
     int rc;
     if ((rc = cr_mj_required_id(body, "task_id", p, &c->task_id, err)) < 0 ||
@@ -428,7 +439,8 @@ static int body_reconcile_operations(const json_t *body, const char *p, struct c
     cr_mj_path(ap, sizeof(ap), p, "operations");
     size_t i;
     json_t *o;
-    json_array_foreach(arr, i, o) {
+    json_array_foreach(arr, i, o)
+    {
         cr_mj_path_index(ep, sizeof(ep), ap, i);
         if (!json_is_object(o))
             return cr_mj_type_err(err, ep, NULL, "an object", o);
@@ -521,8 +533,7 @@ static int parse_call(const json_t *root, struct cr_sched_call *c, struct cr_err
     return 0;
 }
 
-int cr_parse_sched_call(const char *body, size_t len, struct cr_sched_call *out,
-                        struct cr_err *err)
+int cr_parse_sched_call(const char *body, size_t len, struct cr_sched_call *out, struct cr_err *err)
 {
     cr_sched_call_init(out);
     json_t *root = cr_json_parse_object(body, len, err);

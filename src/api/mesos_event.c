@@ -133,8 +133,7 @@ json_t *cr_event_update(const struct cr_task_status *status)
     return cr_event("UPDATE", b);
 }
 
-json_t *cr_event_failure(const char *agent_id, const char *executor_id, int status,
-                         bool has_status)
+json_t *cr_event_failure(const char *agent_id, const char *executor_id, int status, bool has_status)
 {
     json_t *b = cr_mj_object_new();
     cr_mj_set(b, "agent_id", cr_json_id(agent_id));

@@ -55,8 +55,7 @@ int cr_mj_string(const json_t *obj, const char *key, const char *path, const cha
 /* A string, copied (owned; *out is freed first if set). */
 int cr_mj_string_dup(const json_t *obj, const char *key, const char *path, char **out,
                      struct cr_err *err);
-int cr_mj_bool(const json_t *obj, const char *key, const char *path, bool *out,
-               struct cr_err *err);
+int cr_mj_bool(const json_t *obj, const char *key, const char *path, bool *out, struct cr_err *err);
 /* A double: a JSON number, or a string holding one ("Infinity", "-Infinity" too). NaN is
  * rejected. */
 int cr_mj_double(const json_t *obj, const char *key, const char *path, double *out,
@@ -79,8 +78,7 @@ int cr_mj_array(const json_t *obj, const char *key, const char *path, json_t **o
 int cr_mj_enum(const json_t *obj, const char *key, const char *path, const char *const *names,
                size_t n, int *out, bool *unknown, struct cr_err *err);
 /* An id message {"value": "..."}, copied (owned; *out freed first). */
-int cr_mj_id(const json_t *obj, const char *key, const char *path, char **out,
-             struct cr_err *err);
+int cr_mj_id(const json_t *obj, const char *key, const char *path, char **out, struct cr_err *err);
 /*
  * A bytes field: a base64 string, or a Node.js Buffer ({"type":"Buffer","data":[..]}) or
  * ByteBuffer ({"buffer":<Buffer>,"offset":o,"limit":l}) object as tobilg/mesos-framework
@@ -89,11 +87,11 @@ int cr_mj_id(const json_t *obj, const char *key, const char *path, char **out,
 int cr_mj_bytes(const json_t *obj, const char *key, const char *path, unsigned char **out,
                 size_t *len, struct cr_err *err);
 /* An array of strings, copied (owned vector of owned strings; released first). */
-int cr_mj_string_array(const json_t *obj, const char *key, const char *path, char ***out,
-                       size_t *n, struct cr_err *err);
+int cr_mj_string_array(const json_t *obj, const char *key, const char *path, char ***out, size_t *n,
+                       struct cr_err *err);
 /* An array of id messages [{"value": ..}], copied like cr_mj_string_array. */
-int cr_mj_id_array(const json_t *obj, const char *key, const char *path, char ***out,
-                   size_t *n, struct cr_err *err);
+int cr_mj_id_array(const json_t *obj, const char *key, const char *path, char ***out, size_t *n,
+                   struct cr_err *err);
 /* A DurationInfo/TimeInfo {"nanoseconds": int64*}. */
 int cr_mj_nanos(const json_t *obj, const char *key, const char *path, int64_t *out,
                 struct cr_err *err);
@@ -110,8 +108,8 @@ int cr_mj_required_id(const json_t *obj, const char *key, const char *path, char
                       struct cr_err *err);
 int cr_mj_required_object(const json_t *obj, const char *key, const char *path, json_t **out,
                           struct cr_err *err);
-int cr_mj_required_string(const json_t *obj, const char *key, const char *path,
-                          const char **out, struct cr_err *err);
+int cr_mj_required_string(const json_t *obj, const char *key, const char *path, const char **out,
+                          struct cr_err *err);
 int cr_mj_required_string_dup(const json_t *obj, const char *key, const char *path, char **out,
                               struct cr_err *err);
 /* A required enum (as cr_mj_enum): a name not in names is an error too, "<path.key>:

@@ -121,8 +121,8 @@ json_t *cr_json_parse_object(const char *text, size_t len, struct cr_err *err)
     json_error_t jerr;
     json_t *root = json_loadb(text ? text : "", text ? len : 0, 0, &jerr);
     if (!root) {
-        cr_err_set(err, -EINVAL, "malformed JSON at line %d column %d: %s", jerr.line,
-                   jerr.column, jerr.text);
+        cr_err_set(err, -EINVAL, "malformed JSON at line %d column %d: %s", jerr.line, jerr.column,
+                   jerr.text);
         return NULL;
     }
     if (!json_is_object(root)) {
@@ -234,8 +234,7 @@ int cr_mj_string_dup(const json_t *obj, const char *key, const char *path, char 
     return 1;
 }
 
-int cr_mj_bool(const json_t *obj, const char *key, const char *path, bool *out,
-               struct cr_err *err)
+int cr_mj_bool(const json_t *obj, const char *key, const char *path, bool *out, struct cr_err *err)
 {
     json_t *v = cr_mj_field(obj, key);
     if (!v)
@@ -377,8 +376,7 @@ static int id_from_value(const json_t *v, const char *p, char **out, struct cr_e
     return 1;
 }
 
-int cr_mj_id(const json_t *obj, const char *key, const char *path, char **out,
-             struct cr_err *err)
+int cr_mj_id(const json_t *obj, const char *key, const char *path, char **out, struct cr_err *err)
 {
     json_t *v = cr_mj_field(obj, key);
     if (!v)
@@ -417,8 +415,8 @@ static int buffer_data(const json_t *buf, const char *path, unsigned char **out,
 }
 
 /* A ByteBuffer ({"buffer": Buffer, "offset": o, "limit": l}) or a bare Buffer. */
-static int bytes_from_object(const json_t *v, const char *path, unsigned char **out,
-                             size_t *len, struct cr_err *err)
+static int bytes_from_object(const json_t *v, const char *path, unsigned char **out, size_t *len,
+                             struct cr_err *err)
 {
     json_t *inner = NULL;
     int rc = cr_mj_object(v, "buffer", path, &inner, err);
@@ -518,8 +516,8 @@ char **cr_mj_strv_copy(char *const *v, size_t n)
 }
 
 /* Shared body of the two array readers: strings, or id messages when ids. */
-static int read_strv(const json_t *obj, const char *key, const char *path, char ***out,
-                     size_t *n, bool ids, struct cr_err *err)
+static int read_strv(const json_t *obj, const char *key, const char *path, char ***out, size_t *n,
+                     bool ids, struct cr_err *err)
 {
     json_t *arr = NULL;
     int rc = cr_mj_array(obj, key, path, &arr, err);
@@ -552,14 +550,14 @@ static int read_strv(const json_t *obj, const char *key, const char *path, char 
     return 1;
 }
 
-int cr_mj_string_array(const json_t *obj, const char *key, const char *path, char ***out,
-                       size_t *n, struct cr_err *err)
+int cr_mj_string_array(const json_t *obj, const char *key, const char *path, char ***out, size_t *n,
+                       struct cr_err *err)
 {
     return read_strv(obj, key, path, out, n, false, err);
 }
 
-int cr_mj_id_array(const json_t *obj, const char *key, const char *path, char ***out,
-                   size_t *n, struct cr_err *err)
+int cr_mj_id_array(const json_t *obj, const char *key, const char *path, char ***out, size_t *n,
+                   struct cr_err *err)
 {
     return read_strv(obj, key, path, out, n, true, err);
 }
@@ -621,8 +619,8 @@ int cr_mj_required_object(const json_t *obj, const char *key, const char *path, 
     return required(cr_mj_object(obj, key, path, out, err), err, path, key);
 }
 
-int cr_mj_required_string(const json_t *obj, const char *key, const char *path,
-                          const char **out, struct cr_err *err)
+int cr_mj_required_string(const json_t *obj, const char *key, const char *path, const char **out,
+                          struct cr_err *err)
 {
     return required(cr_mj_string(obj, key, path, out, err), err, path, key);
 }
@@ -678,7 +676,8 @@ json_t *cr_mj_copy_clean(const json_t *v)
         out = cr_mj_object_new();
         const char *k;
         json_t *e;
-        json_object_foreach((json_t *)v, k, e) {
+        json_object_foreach((json_t *)v, k, e)
+        {
             if (!json_is_null(e))
                 cr_mj_set(out, k, cr_mj_copy_clean(e));
         }
@@ -832,8 +831,7 @@ int cr_validate_role(const char *role, struct cr_err *err)
     if (strcmp(role, ".") == 0 || strcmp(role, "..") == 0)
         return cr_err_set(err, -EINVAL, "role name '%s' is invalid", role);
     if (role[0] == '-')
-        return cr_err_set(err, -EINVAL, "role name '%s' is invalid: it starts with a dash",
-                          role);
+        return cr_err_set(err, -EINVAL, "role name '%s' is invalid: it starts with a dash", role);
     for (const char *p = role; *p; p++) {
         unsigned char c = (unsigned char)*p;
         if (c == '/')

@@ -75,10 +75,9 @@ static int resource_role(const json_t *r, const char *p, char **role, struct cr_
             return rc;
         effective = rrole;
     }
-    if (effective && legacy && strcmp(legacy, CR_ROLE_ANY) != 0 &&
-        strcmp(legacy, effective) != 0)
-        return cr_mj_err(err, p, "role", "'%s' conflicts with the reservations (role '%s')",
-                         legacy, effective);
+    if (effective && legacy && strcmp(legacy, CR_ROLE_ANY) != 0 && strcmp(legacy, effective) != 0)
+        return cr_mj_err(err, p, "role", "'%s' conflicts with the reservations (role '%s')", legacy,
+                         effective);
     *role = cr_xstrdup(effective ? effective : legacy ? legacy : CR_ROLE_ANY);
     return 0;
 }
@@ -145,8 +144,8 @@ static int resource_ranges(const json_t *r, const char *p, const char *name, con
         } else if (rc > 0 && (begin < 0 || end < 0)) {
             rc = cr_mj_err(err, ep, NULL, "range bounds must not be negative");
         } else if (rc > 0 && begin > end) {
-            rc = cr_mj_err(err, ep, NULL, "begin %lld is greater than end %lld",
-                           (long long)begin, (long long)end);
+            rc = cr_mj_err(err, ep, NULL, "begin %lld is greater than end %lld", (long long)begin,
+                           (long long)end);
         }
         if (rc < 0) {
             free(v);
@@ -242,7 +241,8 @@ int cr_parse_resources(const json_t *array, const char *path, struct cr_resource
     char p[CR_MJ_PATH_MAX];
     size_t i;
     json_t *r;
-    json_array_foreach(array, i, r) {
+    json_array_foreach(array, i, r)
+    {
         cr_mj_path_index(p, sizeof(p), path, i);
         int rc = parse_resource(r, p, out, err);
         if (rc < 0)
@@ -390,8 +390,8 @@ json_t *cr_json_resources_flat(const struct cr_resources *rs)
         else if (r->type == CR_RES_RANGES)
             rc = cr_resources_add_ranges(&merged, r->name, CR_ROLE_ANY, r->ranges, r->nranges);
         else
-            rc = cr_resources_add_set(&merged, r->name, CR_ROLE_ANY,
-                                      (const char *const *)r->items, r->nitems);
+            rc = cr_resources_add_set(&merged, r->name, CR_ROLE_ANY, (const char *const *)r->items,
+                                      r->nitems);
         (void)rc; /* a type clash across roles keeps the first type's value */
     }
     json_t *o = cr_mj_object_new();
@@ -761,7 +761,8 @@ int cr_parse_attributes(const json_t *array, const char *path, struct cr_attribu
     char p[CR_MJ_PATH_MAX];
     size_t i;
     json_t *a;
-    json_array_foreach(array, i, a) {
+    json_array_foreach(array, i, a)
+    {
         cr_mj_path_index(p, sizeof(p), path, i);
         char *name = NULL, *text = NULL;
         int type = CR_ATTR_TEXT;

@@ -30,9 +30,9 @@
 #define MAX_SECONDS 9.2e9
 
 static const char *const FW_CAPS[] = {
-    "UNKNOWN",          "REVOCABLE_RESOURCES", "TASK_KILLING_STATE",
-    "GPU_RESOURCES",    "SHARED_RESOURCES",    "PARTITION_AWARE",
-    "MULTI_ROLE",       "RESERVATION_REFINEMENT", "REGION_AWARE",
+    "UNKNOWN",       "REVOCABLE_RESOURCES",    "TASK_KILLING_STATE",
+    "GPU_RESOURCES", "SHARED_RESOURCES",       "PARTITION_AWARE",
+    "MULTI_ROLE",    "RESERVATION_REFINEMENT", "REGION_AWARE",
 };
 #define N_FW_CAPS (sizeof(FW_CAPS) / sizeof(FW_CAPS[0]))
 
@@ -166,7 +166,8 @@ static int parse_capabilities(const json_t *obj, const char *path, unsigned *cap
     cr_mj_path(ap, sizeof(ap), path, "capabilities");
     size_t i;
     json_t *c;
-    json_array_foreach(arr, i, c) {
+    json_array_foreach(arr, i, c)
+    {
         cr_mj_path_index(ep, sizeof(ep), ap, i);
         if (!json_is_object(c))
             return cr_mj_type_err(err, ep, NULL, "an object", c);
@@ -205,8 +206,7 @@ static int resolve_roles(const json_t *obj, const char *path, struct cr_framewor
                 return cr_mj_err(err, ep, NULL, "%s", verr.msg);
             for (size_t j = 0; j < i; j++)
                 if (strcmp(fi->roles[i], fi->roles[j]) == 0)
-                    return cr_mj_err(err, rp, NULL, "contains duplicate role '%s'",
-                                     fi->roles[i]);
+                    return cr_mj_err(err, rp, NULL, "contains duplicate role '%s'", fi->roles[i]);
         }
         fi->role_was_legacy = false;
         return 0;
@@ -230,8 +230,8 @@ static int resolve_roles(const json_t *obj, const char *path, struct cr_framewor
     return 0;
 }
 
-static int parse_framework_info(const json_t *obj, const char *path,
-                                struct cr_framework_info *fi, struct cr_err *err)
+static int parse_framework_info(const json_t *obj, const char *path, struct cr_framework_info *fi,
+                                struct cr_err *err)
 {
     if (!json_is_object(obj))
         return cr_mj_type_err(err, path, NULL, "an object", obj);
@@ -360,8 +360,7 @@ int cr_command_copy(struct cr_command *dst, const struct cr_command *src)
     return 0;
 }
 
-static int parse_uris(const json_t *obj, const char *path, struct cr_command *c,
-                      struct cr_err *err)
+static int parse_uris(const json_t *obj, const char *path, struct cr_command *c, struct cr_err *err)
 {
     json_t *arr = NULL;
     int rc = cr_mj_array(obj, "uris", path, &arr, err);
@@ -442,8 +441,7 @@ static int parse_command(const json_t *obj, const char *path, struct cr_command 
         (rc = parse_environment(obj, path, c, err)) < 0 ||
         (rc = cr_mj_bool(obj, "shell", path, &c->shell, err)) < 0 ||
         (rc = cr_mj_string_dup(obj, "value", path, &c->value, err)) < 0 ||
-        (rc = cr_mj_string_array(obj, "arguments", path, &c->arguments, &c->narguments,
-                                 err)) < 0 ||
+        (rc = cr_mj_string_array(obj, "arguments", path, &c->arguments, &c->narguments, err)) < 0 ||
         (rc = cr_mj_string_dup(obj, "user", path, &c->user, err)) < 0)
         return rc;
     return 0;
@@ -556,8 +554,8 @@ static int parse_task_info(const json_t *obj, const char *path, struct cr_task_i
     json_t *v = NULL;
     if ((rc = cr_mj_array(obj, "resources", path, &v, err)) < 0)
         return rc;
-    if (v && (rc = cr_parse_resources(v, cr_mj_path(p, sizeof(p), path, "resources"),
-                                      &t->resources, err)) < 0)
+    if (v && (rc = cr_parse_resources(v, cr_mj_path(p, sizeof(p), path, "resources"), &t->resources,
+                                      err)) < 0)
         return rc;
 
     if ((rc = cr_mj_object(obj, "executor", path, &v, err)) < 0)
@@ -575,8 +573,8 @@ static int parse_task_info(const json_t *obj, const char *path, struct cr_task_i
     if ((rc = cr_mj_object(obj, "command", path, &v, err)) < 0)
         return rc;
     if (rc == 1) {
-        if ((rc = parse_command(v, cr_mj_path(p, sizeof(p), path, "command"), &t->command,
-                                err)) < 0)
+        if ((rc = parse_command(v, cr_mj_path(p, sizeof(p), path, "command"), &t->command, err)) <
+            0)
             return rc;
         t->has_command = true;
     }
@@ -584,9 +582,8 @@ static int parse_task_info(const json_t *obj, const char *path, struct cr_task_i
     if ((rc = cr_mj_kill_policy(obj, path, &t->kill_grace_ms, err)) < 0)
         return rc;
 
-    static const char *const kept[] = {"container", "health_check", "check",
-                                       "labels",    "discovery",    "max_completion_time",
-                                       "limits"};
+    static const char *const kept[] = {"container", "health_check",        "check", "labels",
+                                       "discovery", "max_completion_time", "limits"};
     for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
         if ((rc = keep_object(obj, kept[i], path, &t->extra, err)) < 0)
             return rc;
@@ -646,8 +643,8 @@ static int validate_health_check(const json_t *hc, struct cr_err *err)
     }
     if ((type == 2 || type == 3) && !cr_mj_field(body, "port"))
         return cr_err_set(err, -EINVAL, "health_check.%s.port is required", bodies[type]);
-    static const char *const durations[] = {"delay_seconds", "interval_seconds",
-                                            "timeout_seconds", "grace_period_seconds"};
+    static const char *const durations[] = {"delay_seconds", "interval_seconds", "timeout_seconds",
+                                            "grace_period_seconds"};
     for (size_t i = 0; i < sizeof(durations) / sizeof(durations[0]); i++) {
         double d = 0;
         int rc = cr_mj_double(hc, durations[i], "health_check", &d, err);
@@ -681,8 +678,7 @@ static int validate_task(const struct cr_task_info *t, bool in_group, struct cr_
     if (t->has_command && !t->command.value) {
         if (!container_has_image(t->extra))
             return cr_err_set(err, -EINVAL,
-                              "task '%s': command.value is required without a container image",
-                              id);
+                              "task '%s': command.value is required without a container image", id);
         if (t->command.shell)
             return cr_err_set(err, -EINVAL,
                               "task '%s': command.value is required when command.shell is true",
@@ -711,7 +707,7 @@ int cr_mj_validate_group_task(const struct cr_task_info *t, struct cr_err *err)
 }
 
 int cr_mj_parse_task_info_lenient(const json_t *obj, const char *path, struct cr_task_info *out,
-                               struct cr_err *err)
+                                  struct cr_err *err)
 {
     cr_task_info_init(out);
     int rc = parse_task_info(obj, path, out, err);
@@ -911,8 +907,7 @@ static int parse_task_status(const json_t *obj, const char *path, struct cr_task
     if (rc == 1)
         s->unreachable_time = (double)ns / 1e9;
 
-    static const char *const kept[] = {"labels", "check_status", "container_status",
-                                       "limitation"};
+    static const char *const kept[] = {"labels", "check_status", "container_status", "limitation"};
     for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
         if ((rc = keep_object(obj, kept[i], path, &s->extra, err)) < 0)
             return rc;
@@ -1031,8 +1026,8 @@ static int parse_agent_info(const json_t *obj, const char *path, struct cr_agent
     json_t *v = NULL;
     if ((rc = cr_mj_array(obj, "resources", path, &v, err)) < 0)
         return rc;
-    if (v && (rc = cr_parse_resources(v, cr_mj_path(p, sizeof(p), path, "resources"),
-                                      &a->resources, err)) < 0)
+    if (v && (rc = cr_parse_resources(v, cr_mj_path(p, sizeof(p), path, "resources"), &a->resources,
+                                      err)) < 0)
         return rc;
     if ((rc = cr_mj_array(obj, "attributes", path, &v, err)) < 0)
         return rc;

@@ -34,21 +34,27 @@ struct unit {
 };
 
 static const struct unit duration_units[] = {
-    {"ns", 1e-6},       {"us", 1e-3},         {"ms", 1},          {"s", 1e3},
-    {"sec", 1e3},       {"secs", 1e3},        {"second", 1e3},    {"seconds", 1e3},
-    {"m", 60e3},        {"min", 60e3},        {"mins", 60e3},     {"minute", 60e3},
-    {"minutes", 60e3},  {"h", 3600e3},        {"hr", 3600e3},     {"hrs", 3600e3},
-    {"hour", 3600e3},   {"hours", 3600e3},    {"d", 86400e3},     {"day", 86400e3},
-    {"days", 86400e3},  {"w", 604800e3},      {"week", 604800e3}, {"weeks", 604800e3},
-    {NULL, 0},
+    {"ns", 1e-6},      {"us", 1e-3},     {"ms", 1},          {"s", 1e3},          {"sec", 1e3},
+    {"secs", 1e3},     {"second", 1e3},  {"seconds", 1e3},   {"m", 60e3},         {"min", 60e3},
+    {"mins", 60e3},    {"minute", 60e3}, {"minutes", 60e3},  {"h", 3600e3},       {"hr", 3600e3},
+    {"hrs", 3600e3},   {"hour", 3600e3}, {"hours", 3600e3},  {"d", 86400e3},      {"day", 86400e3},
+    {"days", 86400e3}, {"w", 604800e3},  {"week", 604800e3}, {"weeks", 604800e3}, {NULL, 0},
 };
 
 static const struct unit byte_units[] = {
     {"b", 1},
-    {"k", 1024.0},           {"kb", 1024.0},           {"kib", 1024.0},
-    {"m", 1048576.0},        {"mb", 1048576.0},        {"mib", 1048576.0},
-    {"g", 1073741824.0},     {"gb", 1073741824.0},     {"gib", 1073741824.0},
-    {"t", 1099511627776.0},  {"tb", 1099511627776.0},  {"tib", 1099511627776.0},
+    {"k", 1024.0},
+    {"kb", 1024.0},
+    {"kib", 1024.0},
+    {"m", 1048576.0},
+    {"mb", 1048576.0},
+    {"mib", 1048576.0},
+    {"g", 1073741824.0},
+    {"gb", 1073741824.0},
+    {"gib", 1073741824.0},
+    {"t", 1099511627776.0},
+    {"tb", 1099511627776.0},
+    {"tib", 1099511627776.0},
     {NULL, 0},
 };
 
@@ -137,16 +143,16 @@ static void format_scaled(char *out, size_t size, int64_t v, const struct unit *
 
 static void format_duration(char *out, size_t size, int64_t ms)
 {
-    static const struct unit u[] = {{"", 1},       {"", 1e3},       {"", 60e3},
-                                    {"", 3600e3},  {"", 86400e3},   {"", 604800e3}};
+    static const struct unit u[] = {{"", 1},      {"", 1e3},     {"", 60e3},
+                                    {"", 3600e3}, {"", 86400e3}, {"", 604800e3}};
     static const char *const names[] = {"ms", "secs", "mins", "hrs", "days", "weeks", NULL};
     format_scaled(out, size, ms, u, names);
 }
 
 static void format_bytes(char *out, size_t size, int64_t bytes)
 {
-    static const struct unit u[] = {{"", 1},           {"", 1024.0},        {"", 1048576.0},
-                                    {"", 1073741824.0}, {"", 1099511627776.0}};
+    static const struct unit u[] = {
+        {"", 1}, {"", 1024.0}, {"", 1048576.0}, {"", 1073741824.0}, {"", 1099511627776.0}};
     static const char *const names[] = {"B", "KB", "MB", "GB", "TB", NULL};
     format_scaled(out, size, bytes, u, names);
 }
@@ -449,12 +455,12 @@ static int apply_config_file(const struct cr_flag *table, void *config, const ch
             name += 2;
         const struct cr_flag *f = find_flag(table, name, strlen(name));
         if (!f)
-            return cr_err_set(err, -EINVAL, "config '%s' line %d: unknown flag '%s'", path,
-                              lineno, name);
+            return cr_err_set(err, -EINVAL, "config '%s' line %d: unknown flag '%s'", path, lineno,
+                              name);
         if (!value) {
             if (f->type != CR_FLAG_BOOL)
-                return cr_err_set(err, -EINVAL, "config '%s' line %d: expected '%s = value'",
-                                  path, lineno, name);
+                return cr_err_set(err, -EINVAL, "config '%s' line %d: expected '%s = value'", path,
+                                  lineno, name);
             value = "true";
         }
         char origin[CR_ERR_MSG_MAX];
@@ -682,8 +688,10 @@ void cr_flags_usage(FILE *out, const struct cr_flag *table)
         usage_line(out, width, left, f->help, f->def);
     }
     if (!has_config)
-        usage_line(out, width, "--config=FILE", "read 'name = value' lines from FILE "
-                                                "(also CORRAL_CONFIG)", NULL);
+        usage_line(out, width, "--config=FILE",
+                   "read 'name = value' lines from FILE "
+                   "(also CORRAL_CONFIG)",
+                   NULL);
     usage_line(out, width, "--help", "print this help", NULL);
     fprintf(out, "\nEvery flag can also be set as CORRAL_<NAME> in the environment "
                  "(upper case, '-' as '_').\n");

@@ -38,21 +38,26 @@ enum cr_flag_type {
     CR_FLAG_INT,      /* int64_t, bounded by [min, max] */
     CR_FLAG_BOOL,     /* bool: true/false/1/0/yes/no */
     CR_FLAG_DOUBLE,   /* double, bounded by [min, max] */
-    CR_FLAG_DURATION, /* int64_t milliseconds; text "500ms", "10s", "5mins", "2hrs", "1days"; plain number = seconds */
-    CR_FLAG_BYTES,    /* int64_t bytes; text "512B", "10KB", "10MB", "1GB" (powers of 1024); plain number = bytes */
+    CR_FLAG_DURATION, /* int64_t milliseconds; text "500ms", "10s", "5mins", "2hrs", "1days"; plain
+                         number = seconds */
+    CR_FLAG_BYTES,    /* int64_t bytes; text "512B", "10KB", "10MB", "1GB" (powers of 1024); plain
+                         number = bytes */
 };
 
 struct cr_flag {
-    const char *name;  /* "work-dir" */
+    const char *name; /* "work-dir" */
     enum cr_flag_type type;
-    size_t offset;     /* offsetof(struct my_config, field) */
-    const char *def;   /* default as text, or NULL for none */
-    const char *help;  /* one line */
-    double min, max;   /* inclusive bounds in the field's unit (ms for durations, bytes for
-                          sizes); ignored when min == max == 0 */
+    size_t offset;    /* offsetof(struct my_config, field) */
+    const char *def;  /* default as text, or NULL for none */
+    const char *help; /* one line */
+    double min, max;  /* inclusive bounds in the field's unit (ms for durations, bytes for
+                         sizes); ignored when min == max == 0 */
 };
 
-#define CR_FLAG_END {NULL, CR_FLAG_STRING, 0, NULL, NULL, 0, 0}
+#define CR_FLAG_END                                                                                \
+    {                                                                                              \
+        NULL, CR_FLAG_STRING, 0, NULL, NULL, 0, 0                                                  \
+    }
 
 /*
  * Apply defaults, then the config file named by --config (or CORRAL_CONFIG), then

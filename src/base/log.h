@@ -23,12 +23,13 @@ int cr_log_level_parse(const char *name, enum cr_log_level *out);
 void cr_log_set_level(enum cr_log_level level);
 
 /* Write one line at level; use CR_LOG instead, which skips formatting below the level. */
-void cr_log_write(enum cr_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cr_log_write(enum cr_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
-#define CR_LOG(level, ...)                                                                        \
-    do {                                                                                          \
-        if ((int)(level) >= cr_log_level_min)                                                     \
-            cr_log_write((level), __VA_ARGS__);                                                   \
+#define CR_LOG(level, ...)                                                                         \
+    do {                                                                                           \
+        if ((int)(level) >= cr_log_level_min)                                                      \
+            cr_log_write((level), __VA_ARGS__);                                                    \
     } while (0)
 
 #define CR_DEBUG(...) CR_LOG(CR_LOG_DEBUG, __VA_ARGS__)

@@ -448,8 +448,8 @@ int cr_write_file_atomic(const char *path, const void *data, size_t len, struct 
     if (!path || !*path)
         return cr_err_set(err, -EINVAL, "write file: empty path");
     const char *slash = strrchr(path, '/');
-    char *dir CR_AUTOFREE = slash ? cr_xasprintf("%.*s", (int)(slash - path), path)
-                                  : cr_xstrdup(".");
+    char *dir CR_AUTOFREE =
+        slash ? cr_xasprintf("%.*s", (int)(slash - path), path) : cr_xstrdup(".");
     if (!*dir) {
         free(dir);
         dir = cr_xstrdup("/");

@@ -22,7 +22,7 @@ void cr_freep(void *pp);
 void *cr_xmalloc(size_t n);
 void *cr_xcalloc(size_t n, size_t size);
 void *cr_xrealloc(void *p, size_t n);
-char *cr_xstrdup(const char *s);          /* NULL -> NULL */
+char *cr_xstrdup(const char *s); /* NULL -> NULL */
 char *cr_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*

@@ -105,8 +105,8 @@ struct exec {
     bool seen_started; /* an update past STAGING arrived */
     char *agent_id;
     char *agent_host;
-    char *last_line;   /* latest printed status line */
-    char *last_state;  /* latest state reported for the task */
+    char *last_line;                    /* latest printed status line */
+    char *last_state;                   /* latest state reported for the task */
     char why_not[CR_ERR_MSG_MAX + 160]; /* why the latest offer did not fit */
     int64_t next_hint_ms;
 

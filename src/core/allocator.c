@@ -20,7 +20,7 @@
 #include "core/allocator_int.h"
 
 /* Mesos' defaults for the smallest offer worth making (MIN_CPUS, MIN_MEM). */
-#define DEFAULT_MIN_CPUS 10       /* 0.01 cpus */
+#define DEFAULT_MIN_CPUS 10         /* 0.01 cpus */
 #define DEFAULT_MIN_MEM (32 * 1000) /* 32 MB */
 
 static const char *const kind_names[NKINDS] = {"cpus", "mem", "disk", "gpus"};
@@ -510,8 +510,8 @@ int cr_alloc_update_agent(struct cr_alloc *a, const char *agent_id,
     if (cr_resources_subtract(&new_free, &allocated, &sub) < 0) {
         cr_resources_release(&allocated);
         cr_resources_release(&new_free);
-        return cr_err_set(err, -EINVAL, "update agent '%s': allocation does not fit: %s",
-                          agent_id, sub.msg);
+        return cr_err_set(err, -EINVAL, "update agent '%s': allocation does not fit: %s", agent_id,
+                          sub.msg);
     }
     cr_resources_release(&allocated);
     CR_ALLOC_CHECK(cr_resources_copy(&ag->total, total) == 0);
@@ -553,8 +553,8 @@ static void subscribe(struct cr_alloc *a, uint32_t fwi, const char *name)
     CLIENT(a, ci)->subscribed = true;
 }
 
-int cr_alloc_add_framework(struct cr_alloc *a, const char *framework_id,
-                           const char *const *roles, size_t nroles, struct cr_err *err)
+int cr_alloc_add_framework(struct cr_alloc *a, const char *framework_id, const char *const *roles,
+                           size_t nroles, struct cr_err *err)
 {
     if (!framework_id || !framework_id[0])
         return cr_err_set(err, -EINVAL, "add framework: empty id");
@@ -716,8 +716,8 @@ int cr_alloc_allocate(struct cr_alloc *a, const char *agent_id, const char *fram
         return cr_err_set(err, -ENOENT, "allocate to framework '%s': unknown framework",
                           framework_id ? framework_id : "(null)");
     if (!valid_role(role))
-        return cr_err_set(err, -EINVAL, "allocate to framework '%s': bad role '%s'",
-                          framework_id, role ? role : "(null)");
+        return cr_err_set(err, -EINVAL, "allocate to framework '%s': bad role '%s'", framework_id,
+                          role ? role : "(null)");
     for (size_t i = 0; i < res->n; i++)
         if (strcmp(res->v[i].role, CR_ROLE_ANY) && strcmp(res->v[i].role, role))
             return cr_err_set(err, -EINVAL,

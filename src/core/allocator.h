@@ -49,7 +49,7 @@ struct cr_alloc;
 struct cr_alloc_offer {
     const char *framework_id;
     const char *agent_id;
-    const char *role;            /* the role the offer is allocated to (allocation_info.role) */
+    const char *role; /* the role the offer is allocated to (allocation_info.role) */
     struct cr_resources resources;
 };
 
@@ -87,8 +87,8 @@ int cr_alloc_update_agent(struct cr_alloc *a, const char *agent_id,
 
 /* Add a framework subscribed to roles (borrowed, copied; n >= 1, duplicates fold). Starts
  * active. Returns 0, -EEXIST, or -EINVAL (empty id, no roles, an empty role). */
-int cr_alloc_add_framework(struct cr_alloc *a, const char *framework_id,
-                           const char *const *roles, size_t nroles, struct cr_err *err);
+int cr_alloc_add_framework(struct cr_alloc *a, const char *framework_id, const char *const *roles,
+                           size_t nroles, struct cr_err *err);
 /* Remove a framework; its allocations go back to their agents' free resources and its
  * filters are dropped. No-op if unknown. */
 void cr_alloc_remove_framework(struct cr_alloc *a, const char *framework_id);

@@ -6,8 +6,8 @@
  * the role is contained in the declined resources, until the filter expires. Filters are
  * found by (agent, client) in a hash chain; each caches its verdict for the agent's free
  * content version, so an agent whose free resources are what they were when the verdict
- * was taken (typically: offered, declined, back) costs one lookup per filtered framework. A min-heap by expiry drops them at the start of a cycle and gives
- * cr_alloc_next_event_ms().
+ * was taken (typically: offered, declined, back) costs one lookup per filtered framework. A
+ * min-heap by expiry drops them at the start of a cycle and gives cr_alloc_next_event_ms().
  *
  * The cycle, for each active agent in id order:
  *   roles are taken in the order they have when the agent's turn starts (weighted

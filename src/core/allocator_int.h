@@ -58,7 +58,7 @@ struct slot_hdr {
 
 struct pool {
     void *v;
-    uint32_t n;   /* slots ever used (high-water mark) */
+    uint32_t n; /* slots ever used (high-water mark) */
     uint32_t cap;
     uint32_t free_head;
     uint32_t live;
@@ -72,12 +72,12 @@ struct agent {
     struct cr_resources free;
     struct qty total_q;
     bool active;
-    uint64_t version;      /* of the free content, see above */
-    uint64_t version_seq;  /* last fresh version number handed out */
+    uint64_t version;         /* of the free content, see above */
+    uint64_t version_seq;     /* last fresh version number handed out */
     struct cr_resources snap; /* a past free content ... */
     uint64_t snap_version;    /* ... and its version; 0 = no snapshot */
-    uint32_t recs;    /* head of its records (record.a_next) */
-    uint32_t filters; /* head of its filters (filter.a_next) */
+    uint32_t recs;            /* head of its records (record.a_next) */
+    uint32_t filters;         /* head of its filters (filter.a_next) */
     uint32_t nfilters;
 };
 
@@ -178,10 +178,10 @@ struct cr_alloc {
 
 /* Abort unless cond holds: for broken internal invariants and out-of-memory only (the core
  * does no I/O, so there is no message; the stack of the abort tells where). */
-#define CR_ALLOC_CHECK(cond)                                                                      \
-    do {                                                                                          \
-        if (!(cond))                                                                              \
-            abort();                                                                              \
+#define CR_ALLOC_CHECK(cond)                                                                       \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            abort();                                                                               \
     } while (0)
 
 /* pools (allocator.c) */
@@ -212,8 +212,7 @@ void cr_alloc__free_changed(struct agent *ag);
 void cr_alloc__snapshot_free(struct agent *ag);
 
 /* records (allocator.c): add res (copied) to what client ci holds on agent agi */
-void cr_alloc__grant(struct cr_alloc *a, uint32_t agi, uint32_t ci,
-                     const struct cr_resources *res);
+void cr_alloc__grant(struct cr_alloc *a, uint32_t agi, uint32_t ci, const struct cr_resources *res);
 
 /* filters (allocator_cycle.c) */
 void cr_alloc__filter_add(struct cr_alloc *a, uint32_t agi, uint32_t ci,

@@ -139,8 +139,8 @@ void cr_alloc__sort_client_insert(struct cr_alloc *a, uint32_t ci)
         r->clients = cr_xrealloc(r->clients, r->cap * sizeof(*r->clients));
     }
     c->share = client_share(a, ci);
-    uint32_t pos = a->sort_stale ? r->nclients
-                                 : client_lower_bound(a, r, c->share, client_name(a, ci));
+    uint32_t pos =
+        a->sort_stale ? r->nclients : client_lower_bound(a, r, c->share, client_name(a, ci));
     arr_insert(r->clients, &r->nclients, pos, ci);
 }
 

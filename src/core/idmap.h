@@ -20,7 +20,7 @@
 struct cr_strmap {
     const char **keys; /* borrowed; NULL = empty bucket */
     uint32_t *vals;
-    size_t cap;        /* 0 or a power of two */
+    size_t cap; /* 0 or a power of two */
     size_t n;
 };
 

@@ -27,9 +27,9 @@ struct entry {
     struct cr_offer o;
     bool live;
     uint32_t next_free;
-    uint32_t group[2];   /* framework group, agent group */
-    struct link by[2];   /* in the framework's / agent's list */
-    struct link all;     /* in the list of all offers */
+    uint32_t group[2]; /* framework group, agent group */
+    struct link by[2]; /* in the framework's / agent's list */
+    struct link all;   /* in the list of all offers */
     uint32_t heap_idx;
 };
 
@@ -223,9 +223,8 @@ static void group_drop(struct cr_offer_book *b, int kind, uint32_t gi)
 
 /* ---- add / find / remove ---- */
 
-uint64_t cr_offer_book_add(struct cr_offer_book *b, const char *framework_id,
-                           const char *agent_id, const char *role,
-                           struct cr_resources *resources, int64_t expires_ms)
+uint64_t cr_offer_book_add(struct cr_offer_book *b, const char *framework_id, const char *agent_id,
+                           const char *role, struct cr_resources *resources, int64_t expires_ms)
 {
     uint32_t ei;
     if (b->free_e != NIL) {
@@ -365,8 +364,7 @@ static int expired_cmp(const void *x, const void *y)
     return p->id < q->id ? -1 : p->id > q->id;
 }
 
-void cr_offer_book_expired(const struct cr_offer_book *b, int64_t now_ms,
-                           struct cr_offer_ids *out)
+void cr_offer_book_expired(const struct cr_offer_book *b, int64_t now_ms, struct cr_offer_ids *out)
 {
     if (b->nheap == 0 || b->e[b->heap[0]].o.expires_ms > now_ms)
         return;

@@ -53,9 +53,8 @@ void cr_offer_book_free(struct cr_offer_book *b);
  * is moved out (left empty, still valid to release). Returns the offer's sequence number
  * (> 0). Aborts only on out-of-memory.
  */
-uint64_t cr_offer_book_add(struct cr_offer_book *b, const char *framework_id,
-                           const char *agent_id, const char *role,
-                           struct cr_resources *resources, int64_t expires_ms);
+uint64_t cr_offer_book_add(struct cr_offer_book *b, const char *framework_id, const char *agent_id,
+                           const char *role, struct cr_resources *resources, int64_t expires_ms);
 
 /* The offer with this id, or NULL. Borrowed: valid until the book next changes. */
 const struct cr_offer *cr_offer_book_find(const struct cr_offer_book *b, uint64_t id);
@@ -78,8 +77,7 @@ void cr_offer_book_all(const struct cr_offer_book *b, struct cr_offer_ids *out);
  * Append the ids of the offers whose expiry is <= now_ms, earliest expiry first (ties by
  * id). They stay in the book: the caller rescinds and removes each.
  */
-void cr_offer_book_expired(const struct cr_offer_book *b, int64_t now_ms,
-                           struct cr_offer_ids *out);
+void cr_offer_book_expired(const struct cr_offer_book *b, int64_t now_ms, struct cr_offer_ids *out);
 
 /* Earliest expiry among the offers, or INT64_MAX when the book is empty. */
 int64_t cr_offer_book_next_expiry_ms(const struct cr_offer_book *b);

@@ -238,8 +238,7 @@ bool cr_resources_equal(const struct cr_resources *a, const struct cr_resources 
 }
 
 /* Index of (name, role), or -1 with *ins set to the insertion point. */
-static long find_idx(const struct cr_resources *rs, const char *name, const char *role,
-                     size_t *ins)
+static long find_idx(const struct cr_resources *rs, const char *name, const char *role, size_t *ins)
 {
     size_t lo = 0, hi = rs->n;
     while (lo < hi) {
@@ -342,8 +341,7 @@ static size_t ranges_normalize(struct cr_range *r, size_t n)
 }
 
 /* True when every range of b lies inside one range of a (both normalized). */
-static bool ranges_contain(const struct cr_range *a, size_t na, const struct cr_range *b,
-                           size_t nb)
+static bool ranges_contain(const struct cr_range *a, size_t na, const struct cr_range *b, size_t nb)
 {
     size_t i = 0;
     for (size_t j = 0; j < nb; j++) {
@@ -845,8 +843,8 @@ int cr_resources_subtract(struct cr_resources *rs, const struct cr_resources *ot
                 p[j].nranges =
                     ranges_subtract(a->ranges, a->nranges, b->ranges, b->nranges, p[j].ranges);
         } else if (b->type == CR_RES_SET) {
-            p[j].nitems = set_combine(a->items, a->nitems, b->items, b->nitems, SET_MINUS,
-                                      &p[j].items);
+            p[j].nitems =
+                set_combine(a->items, a->nitems, b->items, b->nitems, SET_MINUS, &p[j].items);
             if (p[j].nitems < 0) {
                 p[j].items = NULL;
                 rc = -ENOMEM;
@@ -1044,8 +1042,8 @@ int cr_resources_take_ranges(const struct cr_resources *from, const char *name, 
                           type_name(from->v[first].type));
     uint64_t have = cr_resources_range_count(from, name);
     if (have < count)
-        return cr_err_set(err, -ERANGE, "%s: need %llu, have %llu", name,
-                          (unsigned long long)count, (unsigned long long)have);
+        return cr_err_set(err, -ERANGE, "%s: need %llu, have %llu", name, (unsigned long long)count,
+                          (unsigned long long)have);
     struct cr_resources tmp;
     cr_resources_init(&tmp);
     uint64_t left = count;
@@ -1312,7 +1310,7 @@ static int parse_entry(struct cr_resources *acc, char *entry, const char *defaul
     if (rc == 0)
         return 0;
     if (!why)
-        why = rc == -ENOMEM ? "out of memory"
+        why = rc == -ENOMEM   ? "out of memory"
               : rc == -ERANGE ? "amount too large"
                               : "name already used with another type";
     return rc == -ENOMEM ? cr_err_set(err, -ENOMEM, "resource '%.80s': out of memory", shown)
@@ -1355,9 +1353,9 @@ int cr_resources_parse(struct cr_resources *out, const char *text, const char *d
             *out = merged;
         } else {
             cr_resources_release(&merged);
-            rc = rc == -ENOMEM ? cr_err_set(err, -ENOMEM, "parse resources: out of memory")
-                               : cr_err_set(err, -EINVAL,
-                                            "parse resources: a name clashes with the target");
+            rc = rc == -ENOMEM
+                     ? cr_err_set(err, -ENOMEM, "parse resources: out of memory")
+                     : cr_err_set(err, -EINVAL, "parse resources: a name clashes with the target");
         }
     }
     cr_resources_release(&acc);

@@ -33,13 +33,13 @@ struct cr_range {
 };
 
 struct cr_resource {
-    char *name;                /* owned, e.g. "cpus", "mem", "disk", "ports" */
-    char *role;                /* owned, "*" = unreserved */
+    char *name; /* owned, e.g. "cpus", "mem", "disk", "ports" */
+    char *role; /* owned, "*" = unreserved */
     enum cr_res_type type;
-    int64_t scalar;            /* CR_RES_SCALAR: thousandths, > 0 */
-    struct cr_range *ranges;   /* CR_RES_RANGES: owned, sorted, coalesced, non-empty */
+    int64_t scalar;          /* CR_RES_SCALAR: thousandths, > 0 */
+    struct cr_range *ranges; /* CR_RES_RANGES: owned, sorted, coalesced, non-empty */
     size_t nranges;
-    char **items;              /* CR_RES_SET: owned strings, sorted, unique, non-empty */
+    char **items; /* CR_RES_SET: owned strings, sorted, unique, non-empty */
     size_t nitems;
 };
 

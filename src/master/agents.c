@@ -119,8 +119,8 @@ void agent_recover(struct cr_master *m, const char *id, const char *info_json)
     cr_err_clear(&err);
     json_t *j = cr_json_parse_object(info_json, strlen(info_json), &err);
     struct agent *a = agent_new(m, id);
-    if (!j || cr_parse_agent_info(json_object_get(j, "agent_info"), "agent_info", &a->info,
-                                  &err) < 0) {
+    if (!j ||
+        cr_parse_agent_info(json_object_get(j, "agent_info"), "agent_info", &a->info, &err) < 0) {
         CR_ERROR("skipping unreadable agent in the registry agent=%s error=\"%s\"", id, err.msg);
         json_decref(j);
         agent_free(a);
@@ -335,8 +335,7 @@ static void adopt_tasks(struct cr_master *m, struct agent *a, struct cr_agent_ca
         struct cr_err err;
         cr_err_clear(&err);
         if (!cr_task_state_is_terminal(t->state) && t->resources_released) {
-            if (cr_alloc_allocate(m->alloc, a->id, fw->id, t->role, &t->info.resources, &err) <
-                0)
+            if (cr_alloc_allocate(m->alloc, a->id, fw->id, t->role, &t->info.resources, &err) < 0)
                 CR_WARN("adopted task does not fit the agent task=%s agent=%s error=\"%s\"",
                         t->info.task_id, a->id, err.msg);
             else
@@ -420,8 +419,8 @@ static void subscribe_committed(struct cr_master *m, int rc, const char *msg, vo
 
     if (a->in_allocator) {
         if (cr_alloc_update_agent(m->alloc, a->id, &a->info.resources, &err) < 0)
-            CR_WARN("agent resources changed below what is allocated agent=%s error=\"%s\"",
-                    a->id, err.msg);
+            CR_WARN("agent resources changed below what is allocated agent=%s error=\"%s\"", a->id,
+                    err.msg);
     } else if (cr_alloc_add_agent(m->alloc, a->id, &a->info.resources, &err) < 0) {
         CR_ERROR("allocator refused agent agent=%s error=\"%s\"", a->id, err.msg);
     } else {

@@ -375,14 +375,16 @@ void fw_update_framework(struct cr_master *m, struct cr_http_req *req, struct fw
 {
     const struct cr_framework_info *ni = &call->framework_info;
     if (!ni->id || strcmp(ni->id, fw->id) != 0) {
-        cr_http_respondf(req, 400, "'update_framework.framework_info.id' must equal "
-                                   "'framework_id'");
+        cr_http_respondf(req, 400,
+                         "'update_framework.framework_info.id' must equal "
+                         "'framework_id'");
         return;
     }
     if (!same_str(ni->user, fw->info.user) || !same_str(ni->principal, fw->info.principal) ||
         ni->checkpoint != fw->info.checkpoint) {
-        cr_http_respondf(req, 400, "Updating 'FrameworkInfo.user', 'principal' or "
-                                   "'checkpoint' is unsupported");
+        cr_http_respondf(req, 400,
+                         "Updating 'FrameworkInfo.user', 'principal' or "
+                         "'checkpoint' is unsupported");
         return;
     }
     struct pending_update *p = cr_xcalloc(1, sizeof(*p));

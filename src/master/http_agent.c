@@ -25,8 +25,9 @@ void http_agent(struct cr_master *m, struct cr_http_req *req)
     switch (call.type) {
     case CR_AGENT_CALL_SUBSCRIBE:
         if (cr_http_req_header(req, "Mesos-Stream-Id"))
-            cr_http_respondf(req, 400, "Subscribe calls should not include the "
-                                       "'Mesos-Stream-Id' header");
+            cr_http_respondf(req, 400,
+                             "Subscribe calls should not include the "
+                             "'Mesos-Stream-Id' header");
         else
             agent_subscribe(m, req, &call);
         break;

@@ -264,8 +264,9 @@ void http_operator(struct cr_master *m, struct cr_http_req *req)
     } else if (strcmp(type, "UPDATE_WEIGHTS") == 0) {
         json_t *uw = json_object_get(call, "update_weights");
         if (!json_is_object(uw))
-            cr_http_respondf(req, 400, "Failed to validate master::Call: update_weights: "
-                                       "required for type UPDATE_WEIGHTS");
+            cr_http_respondf(req, 400,
+                             "Failed to validate master::Call: update_weights: "
+                             "required for type UPDATE_WEIGHTS");
         else
             weights_update(m, req, json_object_get(uw, "weight_infos"),
                            "update_weights.weight_infos");

@@ -50,8 +50,9 @@ bool http_check_post_json(struct cr_http_req *req)
     }
     if (!content_type_ok(ct, &is_protobuf)) {
         if (is_protobuf)
-            cr_http_respondf(req, 415, "Content-Type 'application/x-protobuf' is not supported "
-                                       "by Corral; use 'application/json'");
+            cr_http_respondf(req, 415,
+                             "Content-Type 'application/x-protobuf' is not supported "
+                             "by Corral; use 'application/json'");
         else
             cr_http_respondf(req, 415,
                              "Expecting 'Content-Type' of application/json or "
@@ -70,14 +71,16 @@ static void dispatch(struct cr_master *m, struct cr_http_req *req, struct cr_sch
 {
     if (call->type == CR_CALL_SUBSCRIBE) {
         if (cr_http_req_header(req, "Mesos-Stream-Id")) {
-            cr_http_respondf(req, 400, "Subscribe calls should not include the "
-                                       "'Mesos-Stream-Id' header");
+            cr_http_respondf(req, 400,
+                             "Subscribe calls should not include the "
+                             "'Mesos-Stream-Id' header");
             return;
         }
         const char *id = call->framework_info.id;
         if (call->framework_id && (!id || strcmp(id, call->framework_id) != 0)) {
-            cr_http_respondf(req, 400, "'framework_id' differs from "
-                                       "'subscribe.framework_info.id'");
+            cr_http_respondf(req, 400,
+                             "'framework_id' differs from "
+                             "'subscribe.framework_info.id'");
             return;
         }
         fw_subscribe(m, req, call);
@@ -102,13 +105,15 @@ static void dispatch(struct cr_master *m, struct cr_http_req *req, struct cr_sch
     }
     const char *sid = cr_http_req_header(req, "Mesos-Stream-Id");
     if (!sid) {
-        cr_http_respondf(req, 400, "All non-subscribe calls should include the "
-                                   "'Mesos-Stream-Id' header");
+        cr_http_respondf(req, 400,
+                         "All non-subscribe calls should include the "
+                         "'Mesos-Stream-Id' header");
         return;
     }
     if (strcmp(sid, fw->stream_id) != 0) {
-        cr_http_respondf(req, 400, "The stream ID '%s' included in this request didn't match "
-                                   "the stream ID currently associated with framework ID '%s'",
+        cr_http_respondf(req, 400,
+                         "The stream ID '%s' included in this request didn't match "
+                         "the stream ID currently associated with framework ID '%s'",
                          sid, fw->id);
         return;
     }

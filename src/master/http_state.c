@@ -300,8 +300,9 @@ json_t *state_json_task_v1(const struct task *t)
     json_object_set_new(j, "resources", cr_json_resources(&t->info.resources, &style));
     json_t *statuses = json_array();
     for (size_t i = 0; i < t->nstatuses; i++)
-        json_array_append_new(statuses, cr_json_task_status(&t->statuses[(t->status_head + i) %
-                                                                         CR_MASTER_TASK_STATUSES]));
+        json_array_append_new(
+            statuses,
+            cr_json_task_status(&t->statuses[(t->status_head + i) % CR_MASTER_TASK_STATUSES]));
     json_object_set_new(j, "statuses", statuses);
     if (t->has_pending) {
         json_object_set_new(j, "status_update_state",
@@ -315,13 +316,13 @@ json_t *state_json_task_v1(const struct task *t)
     if (t->info.kill_grace_ms >= 0) {
         json_t *kp = json_object();
         json_t *gp = json_object();
-        json_object_set_new(gp, "nanoseconds", json_integer((json_int_t)t->info.kill_grace_ms *
-                                                            1000000));
+        json_object_set_new(gp, "nanoseconds",
+                            json_integer((json_int_t)t->info.kill_grace_ms * 1000000));
         json_object_set_new(kp, "grace_period", gp);
         json_object_set_new(j, "kill_policy", kp);
     }
-    static const char *const keys[] = {"labels", "discovery", "container", "health_check",
-                                       "limits", NULL};
+    static const char *const keys[] = {"labels",       "discovery", "container",
+                                       "health_check", "limits",    NULL};
     copy_extra(j, t->info.extra, keys);
     return j;
 }
@@ -433,9 +434,9 @@ static void add_fw_tasks(struct fw *fw, json_t *tasks, json_t *unreachable, json
     void *v;
     while (cr_map_next(&fw->tasks, &it, NULL, &v)) {
         const struct task *t = v;
-        json_t *target = t->state == CR_TASK_UNREACHABLE         ? unreachable
+        json_t *target = t->state == CR_TASK_UNREACHABLE       ? unreachable
                          : cr_task_state_is_terminal(t->state) ? done
-                                                                 : tasks;
+                                                               : tasks;
         json_array_append_new(target, state_json_task_v1(t));
     }
     for (size_t i = 0; i < fw->ncompleted; i++) {

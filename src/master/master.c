@@ -46,15 +46,14 @@ static const struct cr_flag master_flags[] = {
      1000, 604800000},
     {"allocation-batch", CR_FLAG_DURATION, OFF(allocation_batch_ms), "5ms",
      "how long a burst of changes is coalesced before an allocation cycle", 0, 10000},
-    {"max-body", CR_FLAG_BYTES, OFF(max_body_bytes), "8MB", "largest request body accepted",
-     1024, 1073741824},
+    {"max-body", CR_FLAG_BYTES, OFF(max_body_bytes), "8MB", "largest request body accepted", 1024,
+     1073741824},
     {"weights", CR_FLAG_STRING, OFF(weights), NULL,
      "initial role weights, e.g. dev=2,prod=3.5 (roles the registry already weights keep "
      "their stored weight)",
      0, 0},
     {"log-level", CR_FLAG_STRING, OFF(log_level), "info", "debug, info, warn or error", 0, 0},
-    {"config", CR_FLAG_STRING, OFF(config), NULL, "read flags from this file (name = value)", 0,
-     0},
+    {"config", CR_FLAG_STRING, OFF(config), NULL, "read flags from this file (name = value)", 0, 0},
     CR_FLAG_END,
 };
 
@@ -119,8 +118,8 @@ static void persist_done(struct cr_state *st, int status, const char *msg, void 
     free(p);
 }
 
-static struct persist_req *persist_req_new(struct cr_master *m, const char *table,
-                                           const char *key, master_persist_fn done, void *ud)
+static struct persist_req *persist_req_new(struct cr_master *m, const char *table, const char *key,
+                                           master_persist_fn done, void *ud)
 {
     struct persist_req *p = cr_xcalloc(1, sizeof(*p));
     p->m = m;

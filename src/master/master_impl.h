@@ -69,19 +69,19 @@ struct fw;
 struct agent;
 
 struct task {
-    struct cr_task_info info;      /* as launched (task_id, name, agent_id, resources...) */
-    struct fw *fw;                 /* owner (borrowed) */
-    char *framework_id;            /* owned copy (the fw may be re-created on recovery) */
-    char *agent_key;               /* owned: "<framework id>\n<task id>", the key in
-                                      agent->tasks (task ids are unique per framework only) */
-    bool kill_pending;             /* a KILL waits for the agent to come back */
-    int64_t kill_grace_ms;         /* for that KILL, -1 = the task's own policy */
-    char *role;                    /* allocation role */
-    enum cr_task_state state;      /* latest state known to the master */
-    bool has_pending;              /* an update sent to the framework awaits its ACK */
+    struct cr_task_info info; /* as launched (task_id, name, agent_id, resources...) */
+    struct fw *fw;            /* owner (borrowed) */
+    char *framework_id;       /* owned copy (the fw may be re-created on recovery) */
+    char *agent_key;          /* owned: "<framework id>\n<task id>", the key in
+                                 agent->tasks (task ids are unique per framework only) */
+    bool kill_pending;        /* a KILL waits for the agent to come back */
+    int64_t kill_grace_ms;    /* for that KILL, -1 = the task's own policy */
+    char *role;               /* allocation role */
+    enum cr_task_state state; /* latest state known to the master */
+    bool has_pending;         /* an update sent to the framework awaits its ACK */
     enum cr_task_state pending_state;
     unsigned char pending_uuid[16];
-    bool resources_released;       /* terminal: given back to the allocator */
+    bool resources_released; /* terminal: given back to the allocator */
     struct cr_task_status statuses[CR_MASTER_TASK_STATUSES]; /* ring of recent statuses */
     size_t nstatuses, status_head;
     double launched_at;
@@ -91,17 +91,17 @@ struct fw {
     char *id;
     struct cr_framework_info info;
     struct cr_master *m;
-    struct cr_http_stream *stream;   /* subscription stream, or NULL when disconnected */
+    struct cr_http_stream *stream; /* subscription stream, or NULL when disconnected */
     char stream_id[40];
     bool connected;
     bool active;
-    bool recovered;                  /* known from the registry, not yet re-subscribed */
+    bool recovered; /* known from the registry, not yet re-subscribed */
     bool removed;
     double registered_time, reregistered_time, unregistered_time;
     uv_timer_t failover_timer;
     bool failover_timer_on;
-    struct cr_map tasks;             /* task id -> struct task (non-terminal or unacked) */
-    struct task **completed;         /* ring of finished tasks */
+    struct cr_map tasks;     /* task id -> struct task (non-terminal or unacked) */
+    struct task **completed; /* ring of finished tasks */
     size_t ncompleted, completed_head;
 };
 
@@ -111,17 +111,17 @@ struct agent {
     struct cr_master *m;
     char *ip;
     int port;
-    char *pid;                       /* "slave(1)@ip:port" */
+    char *pid; /* "slave(1)@ip:port" */
     char *version;
     struct cr_http_stream *stream;
     char stream_id[40];
     bool connected;
     bool unreachable;
-    bool recovered;                  /* in the registry, not yet re-subscribed */
-    bool in_allocator;               /* admitted and reachable: its resources are known */
+    bool recovered;    /* in the registry, not yet re-subscribed */
+    bool in_allocator; /* admitted and reachable: its resources are known */
     double registered_time, reregistered_time, unreachable_time;
-    int64_t last_seen_ms;            /* last PONG or subscription */
-    struct cr_map tasks;             /* task->agent_key -> struct task (borrowed; owned by fw) */
+    int64_t last_seen_ms; /* last PONG or subscription */
+    struct cr_map tasks;  /* task->agent_key -> struct task (borrowed; owned by fw) */
 };
 
 struct cr_master {
@@ -131,7 +131,7 @@ struct cr_master {
     double start_time, elected_time;
     bool ready;
     bool stopping;
-    bool failed;                     /* the registry could not be recovered */
+    bool failed; /* the registry could not be recovered */
     char *advertised_ip;
 
     struct cr_state *state;
@@ -139,19 +139,19 @@ struct cr_master {
     struct cr_alloc *alloc;
     struct cr_offer_book *offers;
 
-    struct cr_map frameworks;        /* id -> struct fw */
-    struct cr_map agents;            /* id -> struct agent */
+    struct cr_map frameworks; /* id -> struct fw */
+    struct cr_map agents;     /* id -> struct agent */
     struct fw **completed_frameworks;
     size_t ncompleted_frameworks;
     uint64_t next_fw_seq, next_agent_seq, next_offer_seq;
 
-    uv_timer_t alloc_timer;          /* coalesces allocation bursts; filter expiry */
+    uv_timer_t alloc_timer; /* coalesces allocation bursts; filter expiry */
     bool alloc_scheduled;
     int64_t alloc_due_ms;
-    uv_timer_t offer_timer;          /* offer timeouts */
-    uv_timer_t heartbeat_timer;      /* HEARTBEAT to framework streams */
-    uv_timer_t ping_timer;           /* PING to agents, unreachable detection */
-    int64_t last_ping_tick_ms;       /* when ping_timer last ran (to see loop stalls) */
+    uv_timer_t offer_timer;     /* offer timeouts */
+    uv_timer_t heartbeat_timer; /* HEARTBEAT to framework streams */
+    uv_timer_t ping_timer;      /* PING to agents, unreachable detection */
+    int64_t last_ping_tick_ms;  /* when ping_timer last ran (to see loop stalls) */
 
     /* counters for /metrics/snapshot */
     uint64_t valid_status_updates, invalid_status_updates;
@@ -271,8 +271,7 @@ void weights_recover(struct cr_master *m);
 /* [{role, weight}] */
 json_t *weights_json(struct cr_master *m);
 /* Validate infos (path names it in errors), commit, apply, answer 200. */
-void weights_update(struct cr_master *m, struct cr_http_req *req, json_t *infos,
-                    const char *path);
+void weights_update(struct cr_master *m, struct cr_http_req *req, json_t *infos, const char *path);
 /* Roles with weights or frameworks: v1 Role objects, or the legacy /roles form. */
 json_t *roles_json(struct cr_master *m, bool legacy);
 

@@ -139,8 +139,8 @@ static void cycle(struct cr_master *m)
         struct agent *a = agent_find(m, ao->agent_id);
         if (!fw || !fw->connected || !a || !a->connected) {
             /* Raced with a disconnection: give it straight back. */
-            cr_alloc_recover(m->alloc, ao->agent_id, ao->framework_id, ao->role, &ao->resources,
-                             0, now);
+            cr_alloc_recover(m->alloc, ao->agent_id, ao->framework_id, ao->role, &ao->resources, 0,
+                             now);
             continue;
         }
         uint64_t seq = cr_offer_book_add(m->offers, ao->framework_id, ao->agent_id, ao->role,
@@ -314,8 +314,8 @@ static struct role_left *bucket_for(struct role_left **v, size_t *n, const char 
  * from the first role's remainder that holds them all and return that role's bucket.
  */
 static struct role_left *validate_task(struct fw *fw, const struct cr_task_info *t,
-                                       const char *agent_id, struct role_left *left,
-                                       size_t nleft, struct cr_err *err)
+                                       const char *agent_id, struct role_left *left, size_t nleft,
+                                       struct cr_err *err)
 {
     if (strcmp(t->agent_id, agent_id) != 0) {
         cr_err_set(err, -EINVAL, "Task uses agent '%s' but the offers are for agent '%s'",
@@ -339,8 +339,7 @@ static struct role_left *validate_task(struct fw *fw, const struct cr_task_info 
     }
     for (size_t i = 0; i < nleft; i++) {
         if (cr_resources_contains(&left[i].res, &t->resources))
-            return cr_resources_subtract(&left[i].res, &t->resources, err) == 0 ? &left[i]
-                                                                                : NULL;
+            return cr_resources_subtract(&left[i].res, &t->resources, err) == 0 ? &left[i] : NULL;
     }
     struct cr_resources all;
     cr_resources_init(&all);
@@ -489,8 +488,7 @@ void offers_sum_agent(struct cr_master *m, const char *agent_id, struct cr_resou
     cr_offer_ids_release(&ids);
 }
 
-void offers_sum_framework(struct cr_master *m, const char *framework_id,
-                          struct cr_resources *out)
+void offers_sum_framework(struct cr_master *m, const char *framework_id, struct cr_resources *out)
 {
     struct cr_offer_ids ids;
     cr_offer_ids_init(&ids);

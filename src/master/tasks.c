@@ -133,9 +133,9 @@ void task_complete(struct cr_master *m, struct task *t)
     fw->completed[slot] = t;
 }
 
-static void fill_master_status(struct cr_task_status *s, const char *task_id,
-                               const char *agent_id, enum cr_task_state state,
-                               enum cr_task_reason reason, const char *message)
+static void fill_master_status(struct cr_task_status *s, const char *task_id, const char *agent_id,
+                               enum cr_task_state state, enum cr_task_reason reason,
+                               const char *message)
 {
     memset(s, 0, sizeof(*s));
     s->task_id = (char *)task_id;
@@ -321,8 +321,7 @@ static void reconcile_unknown(struct cr_master *m, struct fw *fw, const char *ta
         struct task *t = fw->completed[(fw->completed_head + i) % CR_MASTER_COMPLETED_TASKS];
         if (t && strcmp(t->info.task_id, task_id) == 0) {
             task_send_orphan_status(fw, task_id, t->info.agent_id, t->state,
-                                    CR_REASON_RECONCILIATION,
-                                    "Reconciliation: Latest task state");
+                                    CR_REASON_RECONCILIATION, "Reconciliation: Latest task state");
             return;
         }
     }

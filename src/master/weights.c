@@ -109,8 +109,7 @@ void weights_recover(struct cr_master *m)
         return; /* validated at start-up */
     for (size_t i = 0; i < n; i++) {
         if (cr_state_get(m->state, TABLE, v[i].role, NULL)) {
-            CR_WARN("--weights ignored for a role the registry already weights role=%s",
-                    v[i].role);
+            CR_WARN("--weights ignored for a role the registry already weights role=%s", v[i].role);
             continue;
         }
         char text[64];
@@ -166,8 +165,7 @@ static void update_committed(struct cr_state *st, int status, const char *msg, v
     free(p);
 }
 
-void weights_update(struct cr_master *m, struct cr_http_req *req, json_t *infos,
-                    const char *path)
+void weights_update(struct cr_master *m, struct cr_http_req *req, json_t *infos, const char *path)
 {
     if (!json_is_array(infos)) {
         cr_http_respondf(req, 400, "%s: expected an array of {role, weight}", path);
@@ -188,11 +186,11 @@ void weights_update(struct cr_master *m, struct cr_http_req *req, json_t *infos,
         json_t *jw = json_object_get(e, "weight");
         struct cr_err err;
         cr_err_clear(&err);
-        if (!role || !json_is_number(jw) ||
-            check_weight(role, json_number_value(jw), &err) < 0) {
+        if (!role || !json_is_number(jw) || check_weight(role, json_number_value(jw), &err) < 0) {
             cr_http_respondf(req, 400, "%s[%zu]: %s", path, i,
-                             err.msg[0] ? err.msg : "expected {\"role\": string, \"weight\": "
-                                                    "number}");
+                             err.msg[0] ? err.msg
+                                        : "expected {\"role\": string, \"weight\": "
+                                          "number}");
             p->n = i;
             infos_free(p->v, p->n);
             free(p);
@@ -203,8 +201,11 @@ void weights_update(struct cr_master *m, struct cr_http_req *req, json_t *infos,
         p->v[i].role = cr_xstrdup(role);
         p->v[i].weight = json_number_value(jw);
         snprintf(texts[i], sizeof(texts[i]), "%.17g", p->v[i].weight);
-        ops[i] = (struct cr_state_op){.kind = CR_STATE_PUT, .table = TABLE, .key = p->v[i].role,
-                                      .value = texts[i], .len = strlen(texts[i])};
+        ops[i] = (struct cr_state_op){.kind = CR_STATE_PUT,
+                                      .table = TABLE,
+                                      .key = p->v[i].role,
+                                      .value = texts[i],
+                                      .len = strlen(texts[i])};
     }
     cr_state_write(m->state, ops, p->n, update_committed, p);
     free(ops);
@@ -266,8 +267,9 @@ json_t *roles_json(struct cr_master *m, bool legacy)
         json_object_set_new(r, "name", json_string(name));
         json_object_set_new(r, "weight", json_real(weight_of(m, name)));
         json_object_set(r, "frameworks", ids);
-        json_object_set_new(r, "resources", legacy ? cr_json_resources_flat(&used)
-                                                   : cr_json_resources(&used, NULL));
+        json_object_set_new(r, "resources",
+                            legacy ? cr_json_resources_flat(&used)
+                                   : cr_json_resources(&used, NULL));
         cr_resources_release(&used);
         json_array_append_new(roles, r);
     }

@@ -76,13 +76,13 @@ struct cr_http_client {
     uv_loop_t *loop;
     CURLM *multi;
     struct timer_box *tb;
-    struct link calls; /* every call not yet freed */
-    struct link socks; /* sock_ctx watched for curl */
-    int depth;         /* our frames on the stack (drive, user callbacks) */
-    int in_curl;       /* inside curl_multi_socket_action() */
+    struct link calls;  /* every call not yet freed */
+    struct link socks;  /* sock_ctx watched for curl */
+    int depth;          /* our frames on the stack (drive, user callbacks) */
+    int in_curl;        /* inside curl_multi_socket_action() */
     struct link parked; /* calls started from inside curl, for after_action() to add */
-    bool has_swept;    /* a call was cancelled from inside curl: after_action() removes it */
-    bool is_dying;     /* free requested; teardown when depth drops to 0 */
+    bool has_swept;     /* a call was cancelled from inside curl: after_action() removes it */
+    bool is_dying;      /* free requested; teardown when depth drops to 0 */
 };
 
 struct cr_http_call {
@@ -97,15 +97,15 @@ struct cr_http_call {
     cr_http_headers_fn on_headers;
     cr_http_data_fn on_data;
     bool follow;
-    bool in_multi;    /* added to client->multi */
-    bool is_done;     /* done has been called (or is being called) */
-    bool is_final;    /* the headers of the final response have been seen */
-    int abort_rc;     /* set when a callback asked to stop */
-    int status;       /* of the response whose headers are being read */
+    bool in_multi; /* added to client->multi */
+    bool is_done;  /* done has been called (or is being called) */
+    bool is_final; /* the headers of the final response have been seen */
+    int abort_rc;  /* set when a callback asked to stop */
+    int status;    /* of the response whose headers are being read */
     char *location, *stream_id, *content_type;
     struct cr_buf resp_body;
     char errbuf[CURL_ERROR_SIZE];
-    struct link link; /* in client->calls */
+    struct link link;  /* in client->calls */
     struct link plink; /* in client->parked while is_parked */
     bool is_parked;
 };
@@ -161,8 +161,8 @@ static int map_curl_error(CURLcode res, CURL *easy)
 }
 
 /* "<METHOD> <url>: <what curl said>", cut to fit out. */
-static void curl_message(char *out, size_t size, const char *method, const char *url,
-                         CURLcode res, const char *errbuf)
+static void curl_message(char *out, size_t size, const char *method, const char *url, CURLcode res,
+                         const char *errbuf)
 {
     char *s = cr_xasprintf("%s %s: %s", method, url,
                            errbuf && errbuf[0] ? errbuf : curl_easy_strerror(res));
@@ -191,9 +191,9 @@ static bool has_header(const char *const *headers, const char *name)
  * does not copy it). Returns the header list to free after the transfer.
  */
 static struct curl_slist *setup_easy(CURL *easy, const char *method, const char *url,
-                                     const char *const *headers, const char *body,
-                                     size_t body_len, long timeout_ms, long connect_timeout_ms,
-                                     bool follow, char *errbuf)
+                                     const char *const *headers, const char *body, size_t body_len,
+                                     long timeout_ms, long connect_timeout_ms, bool follow,
+                                     char *errbuf)
 {
     curl_easy_setopt(easy, CURLOPT_URL, url);
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
@@ -493,8 +493,7 @@ static void after_action(struct cr_http_client *c)
             continue;
         }
         char msg[CR_ERR_MSG_MAX];
-        snprintf(msg, sizeof(msg), "%s %s: %s", call->method, call->url,
-                 curl_multi_strerror(mc));
+        snprintf(msg, sizeof(msg), "%s %s: %s", call->method, call->url, curl_multi_strerror(mc));
         call_done(call, -EIO, msg, NULL);
         if (!c->is_dying)
             call_remove(call);
@@ -692,9 +691,9 @@ struct cr_http_call *cr_http_client_send(struct cr_http_client *c,
     call->follow = req->follow_redirects;
     cr_buf_init(&call->resp_body);
     list_init(&call->link);
-    call->headers = setup_easy(call->easy, call->method, call->url, req->headers, call->body,
-                               req->body_len, req->timeout_ms, req->connect_timeout_ms,
-                               req->follow_redirects, call->errbuf);
+    call->headers =
+        setup_easy(call->easy, call->method, call->url, req->headers, call->body, req->body_len,
+                   req->timeout_ms, req->connect_timeout_ms, req->follow_redirects, call->errbuf);
     curl_easy_setopt(call->easy, CURLOPT_PRIVATE, (char *)call);
     curl_easy_setopt(call->easy, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(call->easy, CURLOPT_HEADERDATA, call);
@@ -740,8 +739,8 @@ static size_t fetch_write(char *buf, size_t size, size_t nitems, void *ud)
     return size * nitems;
 }
 
-int cr_http_fetch(const char *method, const char *url, const char *const *headers,
-                  const char *body, size_t body_len, long timeout_ms, int *status, char **body_out,
+int cr_http_fetch(const char *method, const char *url, const char *const *headers, const char *body,
+                  size_t body_len, long timeout_ms, int *status, char **body_out,
                   size_t *body_len_out, struct cr_err *err)
 {
     *status = 0;

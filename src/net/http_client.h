@@ -38,11 +38,11 @@ struct cr_http_call;
 /* Valid during the callback it is passed to. Headers are those of the final response
  * (after followed redirects), matched case-insensitively. */
 struct cr_http_response {
-    int status;           /* HTTP status code */
-    const char *body;     /* whole body, NUL-terminated (empty for streams); borrowed */
+    int status;       /* HTTP status code */
+    const char *body; /* whole body, NUL-terminated (empty for streams); borrowed */
     size_t len;
-    const char *location; /* Location header or NULL; borrowed */
-    const char *stream_id; /* Mesos-Stream-Id header or NULL; borrowed */
+    const char *location;     /* Location header or NULL; borrowed */
+    const char *stream_id;    /* Mesos-Stream-Id header or NULL; borrowed */
     const char *content_type; /* or NULL; borrowed */
 };
 
@@ -58,17 +58,17 @@ typedef int (*cr_http_headers_fn)(const struct cr_http_response *resp, void *ud)
 typedef int (*cr_http_data_fn)(const char *data, size_t len, void *ud);
 
 struct cr_http_request {
-    const char *method;          /* "GET", "POST", ...; default "GET" */
-    const char *url;             /* absolute "http://127.0.0.1:5050/api/v1/scheduler" */
-    const char *const *headers;  /* "Name: value" strings, NULL-terminated; may be NULL */
-    const char *body;            /* may be NULL */
+    const char *method;         /* "GET", "POST", ...; default "GET" */
+    const char *url;            /* absolute "http://127.0.0.1:5050/api/v1/scheduler" */
+    const char *const *headers; /* "Name: value" strings, NULL-terminated; may be NULL */
+    const char *body;           /* may be NULL */
     size_t body_len;
-    long timeout_ms;             /* whole-request timeout; 0 = none (streams) */
-    long connect_timeout_ms;     /* 0 = 5000 */
-    bool follow_redirects;       /* follow 301/302/303/307/308 (also protocol-relative
-                                    "//host:port/path"), keeping method and body */
+    long timeout_ms;               /* whole-request timeout; 0 = none (streams) */
+    long connect_timeout_ms;       /* 0 = 5000 */
+    bool follow_redirects;         /* follow 301/302/303/307/308 (also protocol-relative
+                                      "//host:port/path"), keeping method and body */
     cr_http_headers_fn on_headers; /* optional, streams */
-    cr_http_data_fn on_data;     /* set => streaming */
+    cr_http_data_fn on_data;       /* set => streaming */
 };
 
 /*
@@ -109,8 +109,8 @@ void cr_http_call_cancel(struct cr_http_call *call);
  * be NULL), *body_len_out (may be NULL); follows redirects keeping method and body.
  * On failure returns a negative errno as listed above, with err filled.
  */
-int cr_http_fetch(const char *method, const char *url, const char *const *headers,
-                  const char *body, size_t body_len, long timeout_ms, int *status, char **body_out,
+int cr_http_fetch(const char *method, const char *url, const char *const *headers, const char *body,
+                  size_t body_len, long timeout_ms, int *status, char **body_out,
                   size_t *body_len_out, struct cr_err *err);
 
 #endif

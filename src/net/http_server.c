@@ -533,8 +533,8 @@ static void req_free(struct cr_http_req *req)
 static void add_headers(struct cr_http_req *req, struct MHD_Response *resp,
                         const char *content_type)
 {
-    if (content_type && MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                                                content_type) == MHD_NO)
+    if (content_type &&
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) == MHD_NO)
         CR_WARN("http: bad content type '%s'", content_type);
     for (size_t i = 0; i < req->n_headers; i++) {
         if (MHD_add_response_header(resp, req->headers[i].name, req->headers[i].value) == MHD_NO)
@@ -660,8 +660,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         *con_cls = req;
         if (srv->is_stopping)
             return answer_now(req, MHD_HTTP_SERVICE_UNAVAILABLE, "server shutting down\n");
-        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+        const char *cl =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl) {
             char *end;
             errno = 0;
@@ -684,8 +684,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
             /* Drain (so the 413 can be read) up to a bound, then just hang up. */
             req->dropped += n;
             if (req->dropped > (srv->max_body > DRAIN_MIN ? srv->max_body : DRAIN_MIN)) {
-                CR_DEBUG("http request body far over the limit, closing path=%s peer=%s",
-                         req->path, req->peer);
+                CR_DEBUG("http request body far over the limit, closing path=%s peer=%s", req->path,
+                         req->peer);
                 return MHD_NO;
             }
         } else if (req->state == REQ_RECEIVING) {

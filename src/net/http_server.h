@@ -124,8 +124,8 @@ typedef void (*cr_http_stream_close_fn)(struct cr_http_stream *stream, void *ud)
  * failure (req is then answered 500).
  */
 struct cr_http_stream *cr_http_stream_open(struct cr_http_req *req, int status,
-                                           const char *content_type, cr_http_stream_close_fn on_close,
-                                           void *ud);
+                                           const char *content_type,
+                                           cr_http_stream_close_fn on_close, void *ud);
 
 /*
  * Send data (copied) as one HTTP chunk, however large: it is written to the socket at

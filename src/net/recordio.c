@@ -58,8 +58,8 @@ void cr_recordio_reader_release(struct cr_recordio_reader *r)
  * *rec_len set when the line is complete, 0 when more bytes are needed (everything seen
  * so far is valid), or -EPROTO with err filled.
  */
-static int parse_head(const char *p, size_t n, size_t max_record, size_t *head_len,
-                      size_t *rec_len, struct cr_err *err)
+static int parse_head(const char *p, size_t n, size_t max_record, size_t *head_len, size_t *rec_len,
+                      struct cr_err *err)
 {
     size_t v = 0;
     for (size_t i = 0; i < n; i++) {
@@ -70,8 +70,9 @@ static int parse_head(const char *p, size_t n, size_t max_record, size_t *head_l
             if (v == 0)
                 return cr_err_set(err, -EPROTO, "recordio: zero-length record");
             if (v > max_record)
-                return cr_err_set(err, -EPROTO, "recordio: record of %zu bytes exceeds the limit %zu",
-                                  v, max_record);
+                return cr_err_set(err, -EPROTO,
+                                  "recordio: record of %zu bytes exceeds the limit %zu", v,
+                                  max_record);
             *head_len = i + 1;
             *rec_len = v;
             return 1;
@@ -87,8 +88,9 @@ static int parse_head(const char *p, size_t n, size_t max_record, size_t *head_l
         v = v > (SIZE_MAX - d) / 10 ? SIZE_MAX : v * 10 + d;
     }
     if (n > 0 && v > max_record)
-        return cr_err_set(err, -EPROTO, "recordio: record of at least %zu bytes exceeds the limit %zu",
-                          v, max_record);
+        return cr_err_set(err, -EPROTO,
+                          "recordio: record of at least %zu bytes exceeds the limit %zu", v,
+                          max_record);
     return 0;
 }
 

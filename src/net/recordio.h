@@ -22,7 +22,7 @@ char *cr_recordio_encode(const char *payload, size_t len, size_t *out_len);
 typedef int (*cr_recordio_record_fn)(const char *record, size_t len, void *ud);
 
 struct cr_recordio_reader {
-    char *buf;        /* owned */
+    char *buf; /* owned */
     size_t len, cap;
     size_t max_record; /* records longer than this are an error; default 64 MiB */
 };

@@ -107,8 +107,9 @@ static void test_call_errors(void **state)
              "subscribe.address.port: 99999 is not a port");
     call_err("{'type':'SUBSCRIBE','subscribe':{'agent_info':{'hostname':'h'},'frameworks':[{}]}}",
              "subscribe.frameworks[0].user: required field missing");
-    call_err("{'type':'SUBSCRIBE','subscribe':{'agent_info':{'hostname':'h'},'tasks':[{'task':{}}]}}",
-             "subscribe.tasks[0].framework_id: required field missing");
+    call_err(
+        "{'type':'SUBSCRIBE','subscribe':{'agent_info':{'hostname':'h'},'tasks':[{'task':{}}]}}",
+        "subscribe.tasks[0].framework_id: required field missing");
     call_err("{'type':'SUBSCRIBE','subscribe':{'agent_info':{'hostname':'h'},'tasks':["
              "{'framework_id':{'value':'f'},'task':{'name':'t','task_id':{'value':'t'},"
              "'agent_id':{'value':'a'}},'state':'TASK_NAPPING'}]}}",
@@ -203,7 +204,8 @@ static void test_events_round_trip(void **state)
     assert_string_equal(e.framework_id, "f");
     cr_agent_event_release(&e);
 
-    const unsigned char uuid[16] = {0xde, 0xad, 0xbe, 0xef, 0, 0, 0x40, 1, 0x80, 0, 0, 0, 0, 0, 0, 1};
+    const unsigned char uuid[16] = {0xde, 0xad, 0xbe, 0xef, 0, 0, 0x40, 1,
+                                    0x80, 0,    0,    0,    0, 0, 0,    1};
     event_round(cr_agent_event_acknowledged("f", "t.1", uuid),
                 "{'type':'ACKNOWLEDGED','acknowledged':{'framework_id':{'value':'f'},'task_id':"
                 "{'value':'t.1'},'uuid':'3q2+7wAAQAGAAAAAAAAAAQ=='}}",
@@ -238,7 +240,8 @@ static void test_event_errors(void **state)
          "launch.task: required field missing"},
         {"{'type':'LAUNCH','launch':{'framework_info':{'user':'u','name':'n'},'task':{'name':'t'}}}",
          "launch.task.task_id: required field missing"},
-        {"{'type':'KILL','kill':{'framework_id':{'value':'f'}}}", "kill.task_id: required field missing"},
+        {"{'type':'KILL','kill':{'framework_id':{'value':'f'}}}",
+         "kill.task_id: required field missing"},
         {"{'type':'KILL','kill':{'framework_id':{'value':'f'},'task_id':{'value':'t'},"
          "'kill_policy':{'grace_period':{'nanoseconds':-1}}}}",
          "kill.kill_policy.grace_period: must not be negative"},
@@ -269,13 +272,15 @@ static void test_event_errors(void **state)
  * must answer 0 or -EINVAL with a message, never crash or leak. */
 static void replace_each(json_t *root, json_t *node, int is_call)
 {
-    static const char *const odd[] = {"null", "1", "-1", "\"\"", "{}", "[]", "true",
-                                      "\"Infinity\"", "{\"value\":\"x\"}", "1e400"};
+    static const char *const odd[] = {
+        "null", "1", "-1", "\"\"", "{}", "[]", "true", "\"Infinity\"", "{\"value\":\"x\"}",
+        "1e400"};
     if (json_is_object(node)) {
         const char *k;
         json_t *v;
         void *tmp;
-        json_object_foreach_safe(node, tmp, k, v) {
+        json_object_foreach_safe(node, tmp, k, v)
+        {
             json_t *saved = json_incref(v);
             for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++) {
                 json_t *r = json_loads(odd[i], JSON_DECODE_ANY, NULL);
@@ -318,7 +323,8 @@ static void test_fuzz_fields(void **state)
     struct cr_framework_info fi;
     struct cr_task_info t;
     struct cr_err err = {0};
-    json_t *j = load("{'user':'u','name':'n','roles':['a'],'capabilities':[{'type':'MULTI_ROLE'}]}");
+    json_t *j =
+        load("{'user':'u','name':'n','roles':['a'],'capabilities':[{'type':'MULTI_ROLE'}]}");
     assert_int_equal(cr_parse_framework_info(j, "fi", &fi, &err), 0);
     json_decref(j);
     j = load("{'name':'t','task_id':{'value':'t.1'},'agent_id':{'value':'a'},'resources':"
@@ -336,10 +342,8 @@ static void test_fuzz_fields(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_calls_round_trip),
-        cmocka_unit_test(test_call_errors),
-        cmocka_unit_test(test_events_round_trip),
-        cmocka_unit_test(test_event_errors),
+        cmocka_unit_test(test_calls_round_trip),  cmocka_unit_test(test_call_errors),
+        cmocka_unit_test(test_events_round_trip), cmocka_unit_test(test_event_errors),
         cmocka_unit_test(test_fuzz_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -320,17 +320,20 @@ static void test_resources_errors(void **state)
     (void)state;
     resources_err("{}", "resources: expected an array, got object");
     resources_err("[1]", "resources[0]: expected an object, got number");
-    resources_err("[{'type':'SCALAR','scalar':{'value':1}}]", "resources[0].name: required field missing");
+    resources_err("[{'type':'SCALAR','scalar':{'value':1}}]",
+                  "resources[0].name: required field missing");
     resources_err("[{'name':'','type':'SCALAR','scalar':{'value':1}}]",
                   "resources[0].name: must not be empty");
-    resources_err("[{'name':'cpus','scalar':{'value':1}}]", "resources[0].type: required field missing");
+    resources_err("[{'name':'cpus','scalar':{'value':1}}]",
+                  "resources[0].type: required field missing");
     resources_err("[{'name':'cpus','type':0,'scalar':{'value':1}}]",
                   "resources[0].type: expected an enum name, got number 0");
     resources_err("[{'name':'cpus','type':'FLOAT','scalar':{'value':1}}]",
                   "resources[0].type: unknown value type 'FLOAT'");
     resources_err("[{'name':'cpus','type':'TEXT','text':{'value':'1'}}]",
                   "resources[0].type: TEXT is not a valid resource type");
-    resources_err("[{'name':'cpus','type':'SCALAR'}]", "resources[0].scalar: required for type SCALAR");
+    resources_err("[{'name':'cpus','type':'SCALAR'}]",
+                  "resources[0].scalar: required for type SCALAR");
     resources_err("[{'name':'cpus','type':'SCALAR','scalar':{}}]",
                   "resources[0].scalar.value: required field missing");
     resources_err("[{'name':'cpus','type':'SCALAR','scalar':{'value':-1}}]",
@@ -343,11 +346,13 @@ static void test_resources_errors(void **state)
                   "resources[0].scalar.value: expected a number, got string 'NaN'");
     resources_err("[{'name':'gpus','type':'SCALAR','scalar':{'value':1.5}}]",
                   "resources[0].scalar.value: gpus must be a whole number");
-    resources_err("[{'name':'ports','type':'RANGES'}]", "resources[0].ranges: required for type RANGES");
+    resources_err("[{'name':'ports','type':'RANGES'}]",
+                  "resources[0].ranges: required for type RANGES");
     resources_err("[{'name':'ports','type':'RANGES','ranges':{'range':[{'begin':5,'end':4}]}}]",
                   "resources[0].ranges.range[0]: begin 5 is greater than end 4");
-    resources_err("[{'name':'ports','type':'RANGES','ranges':{'range':[{'begin':1,'end':2},{'begin':5}]}}]",
-                  "resources[0].ranges.range[1].end: required field missing");
+    resources_err(
+        "[{'name':'ports','type':'RANGES','ranges':{'range':[{'begin':1,'end':2},{'begin':5}]}}]",
+        "resources[0].ranges.range[1].end: required field missing");
     resources_err("[{'name':'ports','type':'RANGES','ranges':{'range':[{'end':5}]}}]",
                   "resources[0].ranges.range[0].begin: required field missing");
     resources_err("[{'name':'ports','type':'RANGES','ranges':{'range':[{'begin':-1,'end':5}]}}]",
@@ -360,20 +365,25 @@ static void test_resources_errors(void **state)
     resources_err("[{'name':'cpus','type':'SCALAR','scalar':{'value':1}},"
                   "{'name':'mem','type':'SCALAR','scalar':{'value':'x'}}]",
                   "resources[1].scalar.value: expected a number, got string 'x'");
-    resources_err("[{'name':'cpus','type':'SCALAR','scalar':{'value':1},'role':'a b'}]",
-                  "resources[0].role: role name 'a b' is invalid: it contains whitespace or control "
-                  "characters");
+    resources_err(
+        "[{'name':'cpus','type':'SCALAR','scalar':{'value':1},'role':'a b'}]",
+        "resources[0].role: role name 'a b' is invalid: it contains whitespace or control "
+        "characters");
     resources_err("[{'name':'cpus','type':'SCALAR','scalar':{'value':1},'role':'x',"
                   "'reservations':[{'role':'y'}]}]",
                   "resources[0].role: 'x' conflicts with the reservations (role 'y')");
-    resources_err("[{'name':'cpus','type':'SCALAR','scalar':{'value':1},'reservations':[{'type':'STATIC'}]}]",
-                  "resources[0].reservations[0].role: required field missing");
-    resources_err("[{'name':'cpus','type':'SCALAR','scalar':{'value':1},'reservations':[{'role':'*'}]}]",
-                  "resources[0].reservations[0].role: cannot reserve to role '*'");
-    resources_err("[{'name':'cpus','type':'SCALAR','scalar':{'value':1},'reservations':[{'role':'a','type':1}]}]",
-                  "resources[0].reservations[0].type: expected an enum name, got number 1");
-    resources_err("[{'name':'cpus','type':'SCALAR','scalar':{'value':1},'allocation_info':{'role':'.'}}]",
-                  "resources[0].allocation_info.role: role name '.' is invalid");
+    resources_err(
+        "[{'name':'cpus','type':'SCALAR','scalar':{'value':1},'reservations':[{'type':'STATIC'}]}]",
+        "resources[0].reservations[0].role: required field missing");
+    resources_err(
+        "[{'name':'cpus','type':'SCALAR','scalar':{'value':1},'reservations':[{'role':'*'}]}]",
+        "resources[0].reservations[0].role: cannot reserve to role '*'");
+    resources_err(
+        "[{'name':'cpus','type':'SCALAR','scalar':{'value':1},'reservations':[{'role':'a','type':1}]}]",
+        "resources[0].reservations[0].type: expected an enum name, got number 1");
+    resources_err(
+        "[{'name':'cpus','type':'SCALAR','scalar':{'value':1},'allocation_info':{'role':'.'}}]",
+        "resources[0].allocation_info.role: role name '.' is invalid");
     resources_err("[{'name':'cpus','type':'SCALAR','scalar':{'value':1},'allocation_info':'dev'}]",
                   "resources[0].allocation_info: expected an object, got string");
     resources_err("[{'name':'cpus','type':'SCALAR','scalar':{'value':1}},"
@@ -410,13 +420,14 @@ static void test_resources_flat(void **state)
 {
     (void)state;
     struct cr_err err = {0};
-    json_t *j = load("[{'name':'cpus','type':'SCALAR','scalar':{'value':2}},"
-                     "{'name':'cpus','type':'SCALAR','scalar':{'value':0.5},'role':'dev'},"
-                     "{'name':'mem','type':'SCALAR','scalar':{'value':1024}},"
-                     "{'name':'ports','type':'RANGES','ranges':{'range':[{'begin':31000,'end':32000}]}},"
-                     "{'name':'ports','type':'RANGES','ranges':{'range':[{'begin':33000,'end':33000}]},"
-                     "'role':'dev'},"
-                     "{'name':'zones','type':'SET','set':{'item':['b','a']}}]");
+    json_t *j =
+        load("[{'name':'cpus','type':'SCALAR','scalar':{'value':2}},"
+             "{'name':'cpus','type':'SCALAR','scalar':{'value':0.5},'role':'dev'},"
+             "{'name':'mem','type':'SCALAR','scalar':{'value':1024}},"
+             "{'name':'ports','type':'RANGES','ranges':{'range':[{'begin':31000,'end':32000}]}},"
+             "{'name':'ports','type':'RANGES','ranges':{'range':[{'begin':33000,'end':33000}]},"
+             "'role':'dev'},"
+             "{'name':'zones','type':'SET','set':{'item':['b','a']}}]");
     struct cr_resources rs;
     cr_resources_init(&rs);
     assert_int_equal(cr_parse_resources(j, "r", &rs, &err), 0);
@@ -494,7 +505,8 @@ static void test_attributes_text(void **state)
     expect_err(cr_attributes_parse_text(&a, "ok:1;rack", &err), &err,
                "attribute 'rack': expected name:value");
     expect_err(cr_attributes_parse_text(&a, ":x", &err), &err, "attribute ':x': the name is empty");
-    expect_err(cr_attributes_parse_text(&a, "a: ", &err), &err, "attribute 'a:': the value is empty");
+    expect_err(cr_attributes_parse_text(&a, "a: ", &err), &err,
+               "attribute 'a:': the value is empty");
     expect_err(cr_attributes_parse_text(&a, "p:[1-", &err), &err,
                "attribute 'p': malformed ranges value '[1-'");
     expect_err(cr_attributes_parse_text(&a, "p:[5-1]", &err), &err,
@@ -522,7 +534,8 @@ static void test_attributes_json_errors(void **state)
         {"{}", "attributes: expected an array, got object"},
         {"[{'type':'TEXT','text':{'value':'x'}}]", "attributes[0].name: required field missing"},
         {"[{'name':'a','type':'TEXT'}]", "attributes[0].text: required for type TEXT"},
-        {"[{'name':'a','type':'TEXT','text':{}}]", "attributes[0].text.value: required field missing"},
+        {"[{'name':'a','type':'TEXT','text':{}}]",
+         "attributes[0].text.value: required field missing"},
         {"[{'name':'a','type':'SCALAR','scalar':{'value':'x'}}]",
          "attributes[0].scalar.value: expected a number, got string 'x'"},
         {"[{'name':'a','type':'RANGES','ranges':{'range':[{'begin':3,'end':1}]}}]",
@@ -648,11 +661,13 @@ static void test_framework_info_errors(void **state)
     framework_err("{'user':'u','name':'n','role':'a','roles':['b']}",
                   "framework_info.roles: must be empty when the framework lacks the MULTI_ROLE "
                   "capability (use role)");
-    framework_err("{'user':'u','name':'n','roles':['a','a'],'capabilities':[{'type':'MULTI_ROLE'}]}",
-                  "framework_info.roles: contains duplicate role 'a'");
+    framework_err(
+        "{'user':'u','name':'n','roles':['a','a'],'capabilities':[{'type':'MULTI_ROLE'}]}",
+        "framework_info.roles: contains duplicate role 'a'");
     framework_err("{'user':'u','name':'n','roles':['-x'],'capabilities':[{'type':'MULTI_ROLE'}]}",
                   "framework_info.roles[0]: role name '-x' is invalid: it starts with a dash");
-    framework_err("{'user':'u','name':'n','role':'.'}", "framework_info.role: role name '.' is invalid");
+    framework_err("{'user':'u','name':'n','role':'.'}",
+                  "framework_info.role: role name '.' is invalid");
     framework_err("{'user':'u','name':'n','roles':['a/b']}",
                   "framework_info.roles[0]: role name 'a/b' is invalid: hierarchical roles ('/') "
                   "are not supported");
@@ -686,10 +701,11 @@ static void test_command(void **state)
     cr_command_init(&copy);
     expect_json(cr_json_command(&c), "{'shell':true}");
 
-    const char *full = "{'uris':[{'value':'http://x/a.tgz','extract':true},{'value':'http://x/b',"
-                       "'executable':true,'extract':false,'cache':true,'output_file':'b.bin'}],"
-                       "'environment':{'variables':[{'name':'A','type':'VALUE','value':'1'}]},"
-                       "'shell':false,'value':'/bin/echo','arguments':['echo','hi'],'user':'nobody'}";
+    const char *full =
+        "{'uris':[{'value':'http://x/a.tgz','extract':true},{'value':'http://x/b',"
+        "'executable':true,'extract':false,'cache':true,'output_file':'b.bin'}],"
+        "'environment':{'variables':[{'name':'A','type':'VALUE','value':'1'}]},"
+        "'shell':false,'value':'/bin/echo','arguments':['echo','hi'],'user':'nobody'}";
     json_t *j = load(full);
     assert_int_equal(cr_parse_command(j, "command", &c, &err), 0);
     assert_false(c.shell);
@@ -702,8 +718,9 @@ static void test_command(void **state)
     json_decref(j);
 
     /* Defaults filled in: env type VALUE, uri extract true, shell true. */
-    j = load("{'value':'echo hi','environment':{'variables':[{'name':'A','value':'x','secret':null}]},"
-             "'uris':[{'value':'u'}],'shell':null}");
+    j = load(
+        "{'value':'echo hi','environment':{'variables':[{'name':'A','value':'x','secret':null}]},"
+        "'uris':[{'value':'u'}],'shell':null}");
     assert_int_equal(cr_parse_command(j, "command", &c, &err), 0);
     expect_json(cr_json_command(&c), "{'uris':[{'value':'u','extract':true}],'environment':"
                                      "{'variables':[{'name':'A','type':'VALUE','value':'x'}]},"
@@ -868,7 +885,8 @@ static void test_task_info_errors(void **state)
 {
     (void)state;
     /* JSON layer. */
-    task_invalid("{'task_id':{'value':'x'},'agent_id':{'value':'a'}}", "name: required field missing");
+    task_invalid("{'task_id':{'value':'x'},'agent_id':{'value':'a'}}",
+                 "name: required field missing");
     task_invalid("{'name':'x','agent_id':{'value':'a'}}", "task_id: required field missing");
     task_invalid("{'name':'x','task_id':{'value':'x'}}", "agent_id: required field missing");
     task_invalid("{'name':'x','task_id':'x','agent_id':{'value':'a'}}",
@@ -919,9 +937,10 @@ static void test_task_info_errors(void **state)
     task_invalid("{'name':'x','task_id':{'value':'x'},'agent_id':{'value':'a'},"
                  "'command':{'value':'v'},'health_check':{'http':{'port':80}}}",
                  "task 'x': health_check.type must be COMMAND, HTTP or TCP");
-    task_invalid("{'name':'x','task_id':{'value':'x'},'agent_id':{'value':'a'},"
-                 "'command':{'value':'v'},'health_check':{'type':'HTTP','http':{'port':80,'path':'x'}}}",
-                 "task 'x': health_check.http.path 'x' must start with '/'");
+    task_invalid(
+        "{'name':'x','task_id':{'value':'x'},'agent_id':{'value':'a'},"
+        "'command':{'value':'v'},'health_check':{'type':'HTTP','http':{'port':80,'path':'x'}}}",
+        "task 'x': health_check.http.path 'x' must start with '/'");
     task_invalid("{'name':'x','task_id':{'value':'x'},'agent_id':{'value':'a'},"
                  "'command':{'value':'v'},'health_check':{'type':'HTTP','http':{'port':80,"
                  "'scheme':'ftp'}}}",
@@ -1014,10 +1033,11 @@ static void test_task_status_build_and_parse(void **state)
     s.agent_id = strdup("a");
     s.timestamp = 1.5;
     s.unreachable_time = 1718000000.5;
-    const char *want = "{'task_id':{'value':'t'},'state':'TASK_LOST','message':'Reconciliation: "
-                       "Latest task state','source':'SOURCE_MASTER','reason':'REASON_RECONCILIATION',"
-                       "'agent_id':{'value':'a'},'timestamp':1.5,"
-                       "'unreachable_time':{'nanoseconds':1718000000500000000}}";
+    const char *want =
+        "{'task_id':{'value':'t'},'state':'TASK_LOST','message':'Reconciliation: "
+        "Latest task state','source':'SOURCE_MASTER','reason':'REASON_RECONCILIATION',"
+        "'agent_id':{'value':'a'},'timestamp':1.5,"
+        "'unreachable_time':{'nanoseconds':1718000000500000000}}";
     expect_json(cr_json_task_status(&s), want);
     json_t *enc = cr_json_task_status(&s);
     assert_int_equal(cr_parse_task_status(enc, "s", &back, &err), 0);
@@ -1050,10 +1070,11 @@ static void test_task_status_build_and_parse(void **state)
 
     /* A minimal status; tobilg's ByteBuffer uuid; unknown reason and source dropped;
      * data and labels kept. */
-    json_t *j = load("{'task_id':{'value':'t'},'state':'TASK_FINISHED','reason':'REASON_FROM_FUTURE',"
-                     "'source':'SOURCE_ALIEN','uuid':{'buffer':{'type':'Buffer','data':"
-                     "[0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16]},'offset':1,'limit':17},"
-                     "'data':'aGk=','labels':{'labels':[]},'message':null,'healthy':null}");
+    json_t *j =
+        load("{'task_id':{'value':'t'},'state':'TASK_FINISHED','reason':'REASON_FROM_FUTURE',"
+             "'source':'SOURCE_ALIEN','uuid':{'buffer':{'type':'Buffer','data':"
+             "[0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16]},'offset':1,'limit':17},"
+             "'data':'aGk=','labels':{'labels':[]},'message':null,'healthy':null}");
     assert_int_equal(cr_parse_task_status(j, "status", &s, &err), 0);
     assert_int_equal(s.reason, CR_REASON_NONE);
     assert_int_equal(s.source, CR_SOURCE_NONE);
@@ -1078,11 +1099,14 @@ static void test_task_status_errors(void **state)
     } cases[] = {
         {"{'state':'TASK_RUNNING'}", "status.task_id: required field missing"},
         {"{'task_id':{'value':'t'}}", "status.state: required field missing"},
-        {"{'task_id':{'value':'t'},'state':1}", "status.state: expected an enum name, got number 1"},
-        {"{'task_id':{'value':'t'},'state':'TASK_FOO'}", "status.state: unknown task state 'TASK_FOO'"},
+        {"{'task_id':{'value':'t'},'state':1}",
+         "status.state: expected an enum name, got number 1"},
+        {"{'task_id':{'value':'t'},'state':'TASK_FOO'}",
+         "status.state: unknown task state 'TASK_FOO'"},
         {"{'task_id':{'value':'t'},'state':'TASK_RUNNING','uuid':'aGk='}",
          "status.uuid: expected 16 bytes, got 2"},
-        {"{'task_id':{'value':'t'},'state':'TASK_RUNNING','uuid':'!!!'}", "status.uuid: invalid base64"},
+        {"{'task_id':{'value':'t'},'state':'TASK_RUNNING','uuid':'!!!'}",
+         "status.uuid: invalid base64"},
         {"{'task_id':{'value':'t'},'state':'TASK_RUNNING','healthy':'yes'}",
          "status.healthy: expected a boolean, got string"},
         {"{'task_id':{'value':'t'},'state':'TASK_RUNNING','reason':3}",
@@ -1117,9 +1141,10 @@ static void test_agent_info(void **state)
                      "'text':{'value':'r1'}}],'id':{'value':'m-S1'},'domain':{}}");
     assert_int_equal(cr_parse_agent_info(j, "agent_info", &a, &err), 0);
     assert_int_equal(a.port, 5051);
-    const char *want = "{'hostname':'node1','port':5051,'resources':[{'name':'cpus','type':'SCALAR',"
-                       "'scalar':{'value':4.0},'role':'*'}],'attributes':[{'name':'rack',"
-                       "'type':'TEXT','text':{'value':'r1'}}],'id':{'value':'m-S1'}}";
+    const char *want =
+        "{'hostname':'node1','port':5051,'resources':[{'name':'cpus','type':'SCALAR',"
+        "'scalar':{'value':4.0},'role':'*'}],'attributes':[{'name':'rack',"
+        "'type':'TEXT','text':{'value':'r1'}}],'id':{'value':'m-S1'}}";
     expect_json(cr_json_agent_info(&a), want);
     assert_int_equal(cr_agent_info_copy(&copy, &a), 0);
     expect_json(cr_json_agent_info(&copy), want);
@@ -1194,16 +1219,24 @@ static void test_offer_and_offers_event(void **state)
     struct cr_attributes attrs;
     cr_resources_init(&rs);
     cr_attributes_init(&attrs);
-    json_t *j = load("[{'name':'cpus','type':'SCALAR','scalar':{'value':3.5}},"
-                     "{'name':'mem','type':'SCALAR','scalar':{'value':7000}},"
-                     "{'name':'disk','type':'SCALAR','scalar':{'value':20000}},"
-                     "{'name':'ports','type':'RANGES','ranges':{'range':[{'begin':31000,'end':32000}]}}]");
+    json_t *j =
+        load("[{'name':'cpus','type':'SCALAR','scalar':{'value':3.5}},"
+             "{'name':'mem','type':'SCALAR','scalar':{'value':7000}},"
+             "{'name':'disk','type':'SCALAR','scalar':{'value':20000}},"
+             "{'name':'ports','type':'RANGES','ranges':{'range':[{'begin':31000,'end':32000}]}}]");
     assert_int_equal(cr_parse_resources(j, "r", &rs, &err), 0);
     assert_int_equal(cr_attributes_parse_text(&attrs, "rack:r1", &err), 0);
     struct cr_offer_view ov = {
-        .id = "b1e5-O7", .framework_id = "b1e5-0000", .agent_id = "b1e5-S0",
-        .hostname = "node1", .agent_ip = "10.0.0.5", .agent_port = 5051, .role = "dev",
-        .resources = &rs, .attributes = &attrs, .refinement = false,
+        .id = "b1e5-O7",
+        .framework_id = "b1e5-0000",
+        .agent_id = "b1e5-S0",
+        .hostname = "node1",
+        .agent_ip = "10.0.0.5",
+        .agent_port = 5051,
+        .role = "dev",
+        .resources = &rs,
+        .attributes = &attrs,
+        .refinement = false,
     };
     /* API-COMPAT.md §1.5 (resources in Corral's sorted order; executor_ids omitted when
      * empty, as Mesos does). */
@@ -1230,9 +1263,15 @@ static void test_offer_and_offers_event(void **state)
     const char *execs[] = {"e1", "e2"};
     struct cr_resources empty;
     cr_resources_init(&empty);
-    struct cr_offer_view ov2 = {.id = "o", .framework_id = "f", .agent_id = "a", .hostname = "h",
-                                .agent_ip = "1.2.3.4", .resources = &empty, .refinement = true,
-                                .executor_ids = execs, .nexecutor_ids = 2};
+    struct cr_offer_view ov2 = {.id = "o",
+                                .framework_id = "f",
+                                .agent_id = "a",
+                                .hostname = "h",
+                                .agent_ip = "1.2.3.4",
+                                .resources = &empty,
+                                .refinement = true,
+                                .executor_ids = execs,
+                                .nexecutor_ids = 2};
     expect_json(cr_json_offer(&ov2),
                 "{'id':{'value':'o'},'framework_id':{'value':'f'},'agent_id':{'value':'a'},"
                 "'hostname':'h','url':{'scheme':'http','address':{'hostname':'h','ip':'1.2.3.4',"
@@ -1252,7 +1291,8 @@ static void test_small_events(void **state)
     expect_json_raw(cr_event_error("bad\nthing \xc3\xa9 \"x\""),
                     "{\"type\":\"ERROR\",\"error\":{\"message\":\"bad\\nthing \\u00e9 "
                     "\\\"x\\\"\"}}");
-    expect_json(cr_event_rescind("b1e5-O7"), "{'type':'RESCIND','rescind':{'offer_id':{'value':'b1e5-O7'}}}");
+    expect_json(cr_event_rescind("b1e5-O7"),
+                "{'type':'RESCIND','rescind':{'offer_id':{'value':'b1e5-O7'}}}");
     expect_json(cr_event_failure("a", "e", 137, true),
                 "{'type':'FAILURE','failure':{'agent_id':{'value':'a'},'executor_id':{'value':'e'},"
                 "'status':137}}");
@@ -1261,7 +1301,8 @@ static void test_small_events(void **state)
     expect_json(cr_event_message("a", "e", "aGk="),
                 "{'type':'MESSAGE','message':{'agent_id':{'value':'a'},'executor_id':{'value':'e'},"
                 "'data':'aGk='}}");
-    expect_json(cr_event("INVERSE_OFFERS", json_object()), "{'type':'INVERSE_OFFERS','inverse_offers':{}}");
+    expect_json(cr_event("INVERSE_OFFERS", json_object()),
+                "{'type':'INVERSE_OFFERS','inverse_offers':{}}");
     expect_json(cr_event("PING", NULL), "{'type':'PING'}");
 }
 

@@ -70,8 +70,8 @@ static void test_subscribe(void **state)
              "{'type':'PARTITION_AWARE'},{'type':'TASK_KILLING_STATE'}]},"
              "'suppressed_roles':['dev'],'offer_constraints':{}}}",
              &c);
-    assert_int_equal(c.framework_info.capabilities, CR_FWCAP_MULTI_ROLE | CR_FWCAP_PARTITION_AWARE |
-                                                        CR_FWCAP_TASK_KILLING_STATE);
+    assert_int_equal(c.framework_info.capabilities,
+                     CR_FWCAP_MULTI_ROLE | CR_FWCAP_PARTITION_AWARE | CR_FWCAP_TASK_KILLING_STATE);
     assert_int_equal(c.framework_info.nroles, 1);
     assert_string_equal(c.framework_info.roles[0], "dev");
     assert_int_equal(c.nsuppressed_roles, 1);
@@ -313,21 +313,22 @@ static void test_accept_operations(void **state)
     (void)state;
     struct cr_sched_call c;
     /* Invalid tasks are set aside for TASK_ERROR, the call still parses. */
-    parse_ok("{'framework_id':{'value':'f'},'type':'ACCEPT','accept':{'offer_ids':[{'value':'o'}],"
-             "'operations':[{'type':'LAUNCH','launch':{'task_infos':["
-             "{'name':'a','task_id':{'value':'a'},'agent_id':{'value':'s'},'command':{'value':'x'}},"
-             "{'name':'b','task_id':{'value':'b'},'agent_id':{'value':'s'}},"
-             "{'name':'c','task_id':{'value':'c/1'},'agent_id':{'value':'s'},'command':{'value':'x'}},"
-             "{'name':'d','task_id':{'value':'d'},'agent_id':{'value':'s'},'command':{'value':'x'}}]}},"
-             "{'type':'RESERVE','reserve':{'resources':[]}},"
-             "{'type':'GROW_VOLUME','grow_volume':{}},"
-             "{'launch':null},"
-             "{'type':'LAUNCH_GROUP','launch_group':{'executor':{'type':'DEFAULT','executor_id':"
-             "{'value':'ex'},'resources':[]},'task_group':{'tasks':["
-             "{'name':'g1','task_id':{'value':'g1'},'agent_id':{'value':'s'},'command':{'value':'x'}},"
-             "{'name':'g2','task_id':{'value':'g2'},'agent_id':{'value':'s'},'command':{'value':'x'},"
-             "'executor':{'executor_id':{'value':'other'}}}]}}}]}}",
-             &c);
+    parse_ok(
+        "{'framework_id':{'value':'f'},'type':'ACCEPT','accept':{'offer_ids':[{'value':'o'}],"
+        "'operations':[{'type':'LAUNCH','launch':{'task_infos':["
+        "{'name':'a','task_id':{'value':'a'},'agent_id':{'value':'s'},'command':{'value':'x'}},"
+        "{'name':'b','task_id':{'value':'b'},'agent_id':{'value':'s'}},"
+        "{'name':'c','task_id':{'value':'c/1'},'agent_id':{'value':'s'},'command':{'value':'x'}},"
+        "{'name':'d','task_id':{'value':'d'},'agent_id':{'value':'s'},'command':{'value':'x'}}]}},"
+        "{'type':'RESERVE','reserve':{'resources':[]}},"
+        "{'type':'GROW_VOLUME','grow_volume':{}},"
+        "{'launch':null},"
+        "{'type':'LAUNCH_GROUP','launch_group':{'executor':{'type':'DEFAULT','executor_id':"
+        "{'value':'ex'},'resources':[]},'task_group':{'tasks':["
+        "{'name':'g1','task_id':{'value':'g1'},'agent_id':{'value':'s'},'command':{'value':'x'}},"
+        "{'name':'g2','task_id':{'value':'g2'},'agent_id':{'value':'s'},'command':{'value':'x'},"
+        "'executor':{'executor_id':{'value':'other'}}}]}}}]}}",
+        &c);
     assert_int_equal(c.noperations, 5);
     const struct cr_operation *op = &c.operations[0];
     assert_int_equal(op->ntasks, 2);
@@ -431,15 +432,17 @@ static void test_errors(void **state)
     assert_string_equal(err.msg, "expected a JSON object, got array");
     assert_int_equal(cr_parse_sched_call(NULL, 0, &c, &err), -EINVAL);
     /* Body length is honoured: trailing garbage after len is not read. */
-    assert_int_equal(cr_parse_sched_call("{\"type\":\"TEARDOWN\",\"framework_id\":{\"value\":\"f\"}}xx",
-                                         48, &c, &err),
-                     0);
+    assert_int_equal(
+        cr_parse_sched_call("{\"type\":\"TEARDOWN\",\"framework_id\":{\"value\":\"f\"}}xx", 48, &c,
+                            &err),
+        0);
     cr_sched_call_release(&c);
 
     parse_err("{}", "type: required field missing");
     parse_err("{'type':3}", "type: expected an enum name, got number 3");
     parse_err("{'type':['ACCEPT']}", "type: expected an enum name, got array");
-    parse_err("{'type':'ACCEPT','framework_id':'f'}", "framework_id: expected an object, got string");
+    parse_err("{'type':'ACCEPT','framework_id':'f'}",
+              "framework_id: expected an object, got string");
     parse_err("{'type':'DECLINE','decline':{}}", "framework_id: required for type DECLINE");
     parse_err("{'type':'ACCEPT','framework_id':{'value':'f'}}", "accept: required for type ACCEPT");
     parse_err("{'type':'ACCEPT','framework_id':{'value':'f'},'accept':null}",
@@ -447,7 +450,8 @@ static void test_errors(void **state)
     parse_err("{'type':'SUBSCRIBE'}", "subscribe: required for type SUBSCRIBE");
     parse_err("{'type':'KILL','framework_id':{'value':'f'},'kill':[]}",
               "kill: expected an object, got array");
-    parse_err("{'type':'SUBSCRIBE','subscribe':{}}", "subscribe.framework_info: required field missing");
+    parse_err("{'type':'SUBSCRIBE','subscribe':{}}",
+              "subscribe.framework_info: required field missing");
     parse_err("{'type':'SUBSCRIBE','subscribe':{'framework_info':{'user':0,'name':'n'}}}",
               "subscribe.framework_info.user: expected a string, got number");
     parse_err("{'type':'SUBSCRIBE','framework_id':{'value':'f'},'subscribe':{'framework_info':"
@@ -468,8 +472,9 @@ static void test_errors(void **state)
               "accept.offer_ids[0].value: required field missing");
     parse_err("{'type':'ACCEPT','framework_id':{'value':'f'},'accept':{'operations':[{'type':1}]}}",
               "accept.operations[0].type: expected an enum name, got number 1");
-    parse_err("{'type':'ACCEPT','framework_id':{'value':'f'},'accept':{'operations':[{'type':'LAUNCH'}]}}",
-              "accept.operations[0].launch: required for type LAUNCH");
+    parse_err(
+        "{'type':'ACCEPT','framework_id':{'value':'f'},'accept':{'operations':[{'type':'LAUNCH'}]}}",
+        "accept.operations[0].launch: required for type LAUNCH");
     parse_err("{'type':'ACCEPT','framework_id':{'value':'f'},'accept':{'operations':["
               "{'type':'LAUNCH','launch':{'task_infos':[{'name':'a','task_id':{'value':'a'},"
               "'agent_id':{'value':'s'},'command':{'value':'x'}},{'name':'b','agent_id':"
@@ -484,9 +489,10 @@ static void test_errors(void **state)
     parse_err("{'type':'ACCEPT','framework_id':{'value':'f'},'accept':{'operations':["
               "{'type':'LAUNCH_GROUP','launch_group':{'task_group':{}}}]}}",
               "accept.operations[0].launch_group.executor: required field missing");
-    parse_err("{'type':'ACCEPT','framework_id':{'value':'f'},'accept':{'operations':["
-              "{'type':'LAUNCH_GROUP','launch_group':{'executor':{'executor_id':{'value':'e'}}}}]}}",
-              "accept.operations[0].launch_group.task_group: required field missing");
+    parse_err(
+        "{'type':'ACCEPT','framework_id':{'value':'f'},'accept':{'operations':["
+        "{'type':'LAUNCH_GROUP','launch_group':{'executor':{'executor_id':{'value':'e'}}}}]}}",
+        "accept.operations[0].launch_group.task_group: required field missing");
     parse_err("{'type':'ACCEPT','framework_id':{'value':'f'},'accept':{'operations':["
               "{'type':'LAUNCH_GROUP','launch_group':{'executor':{}}}]}}",
               "accept.operations[0].launch_group.executor.executor_id: required field missing");
@@ -495,15 +501,17 @@ static void test_errors(void **state)
     parse_err("{'type':'ACCEPT','framework_id':{'value':'f'},'accept':{'filters':{'refuse_seconds':"
               "'soon'}}}",
               "accept.filters.refuse_seconds: expected a number, got string 'soon'");
-    parse_err("{'type':'KILL','framework_id':{'value':'f'},'kill':{}}", "kill.task_id: required field missing");
+    parse_err("{'type':'KILL','framework_id':{'value':'f'},'kill':{}}",
+              "kill.task_id: required field missing");
     parse_err("{'type':'KILL','framework_id':{'value':'f'},'kill':{'task_id':{'value':'t'},"
               "'kill_policy':{'grace_period':{'nanoseconds':-5}}}}",
               "kill.kill_policy.grace_period: must not be negative");
     parse_err("{'type':'KILL','framework_id':{'value':'f'},'kill':{'task_id':{'value':'t'},"
               "'kill_policy':{'grace_period':{'nanoseconds':1.5}}}}",
               "kill.kill_policy.grace_period.nanoseconds: expected an integer, got 1.5");
-    parse_err("{'type':'SHUTDOWN','framework_id':{'value':'f'},'shutdown':{'executor_id':{'value':'e'}}}",
-              "shutdown.agent_id: required field missing");
+    parse_err(
+        "{'type':'SHUTDOWN','framework_id':{'value':'f'},'shutdown':{'executor_id':{'value':'e'}}}",
+        "shutdown.agent_id: required field missing");
     parse_err("{'type':'ACKNOWLEDGE','framework_id':{'value':'f'},'acknowledge':{'agent_id':"
               "{'value':'a'},'task_id':{'value':'t'}}}",
               "acknowledge.uuid: required field missing");
@@ -578,8 +586,9 @@ static const char *SEEDS[] = {
 /* Replacement values for structural mutations. */
 static json_t *random_value(void)
 {
-    static const char *const strings[] = {"", "Infinity", "-1", "1e309", "NaN", "TASK_RUNNING",
-                                          "LAUNCH", "a/b", "\xc3\xa9", "aGk=", "SCALAR", "*"};
+    static const char *const strings[] = {"",         "Infinity",     "-1",     "1e309",
+                                          "NaN",      "TASK_RUNNING", "LAUNCH", "a/b",
+                                          "\xc3\xa9", "aGk=",         "SCALAR", "*"};
     switch (rnd(12)) {
     case 0:
         return json_null();
@@ -641,7 +650,8 @@ static void mutate_structure(json_t *root)
             const char *k;
             json_t *e;
             const char *key = NULL;
-            json_object_foreach(node, k, e) {
+            json_object_foreach(node, k, e)
+            {
                 if (i++ == idx)
                     key = k;
             }

@@ -29,7 +29,7 @@ static void test_state_names_round_trip(void **state)
     assert_string_equal(cr_task_state_name((enum cr_task_state)6), "TASK_STAGING");
     assert_string_equal(cr_task_state_name((enum cr_task_state)13), "TASK_UNKNOWN");
     assert_string_equal(cr_task_state_name((enum cr_task_state)99), "TASK_UNKNOWN");
-    assert_string_equal(cr_task_state_name((enum cr_task_state)-1), "TASK_UNKNOWN");
+    assert_string_equal(cr_task_state_name((enum cr_task_state) - 1), "TASK_UNKNOWN");
     enum cr_task_state s;
     assert_int_equal(cr_task_state_parse("RUNNING", &s), -EINVAL);
     assert_int_equal(cr_task_state_parse("task_running", &s), -EINVAL);
@@ -75,8 +75,9 @@ static void test_terminal_set(void **state)
 {
     (void)state;
     const bool terminal[CR_TASK_STATE_COUNT] = {
-        [CR_TASK_FINISHED] = true, [CR_TASK_FAILED] = true,  [CR_TASK_KILLED] = true,
-        [CR_TASK_ERROR] = true,    [CR_TASK_DROPPED] = true, [CR_TASK_GONE] = true,
+        [CR_TASK_FINISHED] = true,         [CR_TASK_FAILED] = true,
+        [CR_TASK_KILLED] = true,           [CR_TASK_ERROR] = true,
+        [CR_TASK_DROPPED] = true,          [CR_TASK_GONE] = true,
         [CR_TASK_GONE_BY_OPERATOR] = true,
     };
     for (int i = 0; i < CR_TASK_STATE_COUNT; i++)
@@ -92,20 +93,13 @@ static void test_transition_table(void **state)
     /* Columns in enum order: STARTING RUNNING FINISHED FAILED KILLED LOST STAGING ERROR
      * KILLING DROPPED UNREACHABLE GONE GONE_BY_OPERATOR UNKNOWN */
     static const char *const table[CR_TASK_STATE_COUNT] = {
-        [CR_TASK_STARTING] = "11111101111111",
-        [CR_TASK_RUNNING] = "01111101111111",
-        [CR_TASK_FINISHED] = "00100000000000",
-        [CR_TASK_FAILED] = "00010000000000",
-        [CR_TASK_KILLED] = "00001000000000",
-        [CR_TASK_LOST] = "11111111111111",
-        [CR_TASK_STAGING] = "11111111111111",
-        [CR_TASK_ERROR] = "00000001000000",
-        [CR_TASK_KILLING] = "00111101111111",
-        [CR_TASK_DROPPED] = "00000000010000",
-        [CR_TASK_UNREACHABLE] = "11111111111111",
-        [CR_TASK_GONE] = "00000000000100",
-        [CR_TASK_GONE_BY_OPERATOR] = "00000000000010",
-        [CR_TASK_UNKNOWN] = "11111111111111",
+        [CR_TASK_STARTING] = "11111101111111",         [CR_TASK_RUNNING] = "01111101111111",
+        [CR_TASK_FINISHED] = "00100000000000",         [CR_TASK_FAILED] = "00010000000000",
+        [CR_TASK_KILLED] = "00001000000000",           [CR_TASK_LOST] = "11111111111111",
+        [CR_TASK_STAGING] = "11111111111111",          [CR_TASK_ERROR] = "00000001000000",
+        [CR_TASK_KILLING] = "00111101111111",          [CR_TASK_DROPPED] = "00000000010000",
+        [CR_TASK_UNREACHABLE] = "11111111111111",      [CR_TASK_GONE] = "00000000000100",
+        [CR_TASK_GONE_BY_OPERATOR] = "00000000000010", [CR_TASK_UNKNOWN] = "11111111111111",
     };
     for (int from = 0; from < CR_TASK_STATE_COUNT; from++) {
         for (int to = 0; to < CR_TASK_STATE_COUNT; to++) {
@@ -124,7 +118,7 @@ static void test_transition_table(void **state)
     assert_true(cr_task_transition_ok(K, CR_TASK_KILLED));
     assert_false(cr_task_transition_ok(R, S));
     assert_false(cr_task_transition_ok(K, R));
-    assert_false(cr_task_transition_ok((enum cr_task_state)-1, R));
+    assert_false(cr_task_transition_ok((enum cr_task_state) - 1, R));
     assert_false(cr_task_transition_ok(R, (enum cr_task_state)CR_TASK_STATE_COUNT));
 }
 

@@ -44,10 +44,9 @@ static const struct cr_flag table[] = {
     CR_FLAG_END,
 };
 
-static const char *const our_env[] = {"CORRAL_IP",       "CORRAL_PORT",          "CORRAL_CHECKPOINT",
-                                      "CORRAL_RATIO",    "CORRAL_OFFER_TIMEOUT", "CORRAL_MEM",
-                                      "CORRAL_HOSTNAME", "CORRAL_VERBOSE",       "CORRAL_CONFIG",
-                                      NULL};
+static const char *const our_env[] = {
+    "CORRAL_IP",  "CORRAL_PORT",     "CORRAL_CHECKPOINT", "CORRAL_RATIO",  "CORRAL_OFFER_TIMEOUT",
+    "CORRAL_MEM", "CORRAL_HOSTNAME", "CORRAL_VERBOSE",    "CORRAL_CONFIG", NULL};
 
 static int clean_env(void **state)
 {
@@ -118,8 +117,8 @@ static void test_argv_syntax(void **state)
     cr_flags_release(table, &c);
 
     /* Booleans: explicit values; the last occurrence wins. */
-    assert_int_equal(parse(&c, NULL, NULL, &err, "--checkpoint=no", "--verbose=yes",
-                           "--port=1", "--port=2", NULL),
+    assert_int_equal(parse(&c, NULL, NULL, &err, "--checkpoint=no", "--verbose=yes", "--port=1",
+                           "--port=2", NULL),
                      0);
     assert_false(c.checkpoint);
     assert_true(c.verbose);
@@ -173,8 +172,8 @@ static void test_errors(void **state)
     expect_error("flag --ratio: 1.5 is above the maximum 1", "--ratio=1.5", NULL);
     expect_error("flag --offer-timeout: 50ms is below the minimum 100ms", "--offer-timeout=50ms",
                  NULL);
-    expect_error("flag --offer-timeout: 2days is above the maximum 1days",
-                 "--offer-timeout=2days", NULL);
+    expect_error("flag --offer-timeout: 2days is above the maximum 1days", "--offer-timeout=2days",
+                 NULL);
     expect_error("flag --offer-timeout: '10 parsecs' is not a duration (e.g. 500ms, 10secs, 5mins, "
                  "2hrs, 1days)",
                  "--offer-timeout=10 parsecs", NULL);
@@ -216,9 +215,9 @@ static void test_precedence(void **state)
     setenv("CORRAL_PORT", "2000", 1);
     setenv("CORRAL_OFFER_TIMEOUT", "1hrs", 1);
     assert_int_equal(parse(&c, NULL, NULL, &err, "--config", file, NULL), 0);
-    assert_int_equal(c.port, 2000);                 /* env beats the file */
+    assert_int_equal(c.port, 2000);                /* env beats the file */
     assert_int_equal(c.offer_timeout_ms, 3600000); /* name upper-cased, '-' -> '_' */
-    assert_string_equal(c.ip, "10.1.1.1");          /* the file still applies */
+    assert_string_equal(c.ip, "10.1.1.1");         /* the file still applies */
     cr_flags_release(table, &c);
 
     assert_int_equal(parse(&c, NULL, NULL, &err, cfg_arg, "--port=3000", NULL), 0);
@@ -236,7 +235,8 @@ static void test_precedence(void **state)
     /* Errors name where the value came from. */
     setenv("CORRAL_PORT", "70000", 1);
     assert_int_equal(parse(&c, NULL, NULL, &err, NULL), -EINVAL);
-    assert_string_equal(err.msg, "flag --port (from CORRAL_PORT): 70000 is above the maximum 65535");
+    assert_string_equal(err.msg,
+                        "flag --port (from CORRAL_PORT): 70000 is above the maximum 65535");
     clean_env(NULL);
 
     char *bad = write_temp("port = 1\nratio = 7\n");
@@ -310,19 +310,22 @@ static void test_durations(void **state)
         const char *text;
         int64_t ms;
     } ok[] = {
-        {"500ms", 500},       {"10secs", 10000},     {"10s", 10000},          {"10sec", 10000},
-        {"5mins", 300000},    {"5m", 300000},        {"2hrs", 7200000},       {"2h", 7200000},
-        {"1days", 86400000},  {"1d", 86400000},      {"1weeks", 604800000},   {"1.5", 1500},
-        {"0.25s", 250},       {" 3 secs ", 3000},    {"0", 0},                {"10", 10000},
-        {"1500us", 2},        {"2000000ns", 2},      {"1.5hrs", 5400000},     {"10SECS", 10000},
+        {"500ms", 500},      {"10secs", 10000},     {"10s", 10000},
+        {"10sec", 10000},    {"5mins", 300000},     {"5m", 300000},
+        {"2hrs", 7200000},   {"2h", 7200000},       {"1days", 86400000},
+        {"1d", 86400000},    {"1weeks", 604800000}, {"1.5", 1500},
+        {"0.25s", 250},      {" 3 secs ", 3000},    {"0", 0},
+        {"10", 10000},       {"1500us", 2},         {"2000000ns", 2},
+        {"1.5hrs", 5400000}, {"10SECS", 10000},
     };
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
         int64_t ms = -1;
         if (cr_parse_duration_ms(ok[i].text, &ms) != 0 || ms != ok[i].ms)
             fail_msg("'%s': got %lld, want %lld", ok[i].text, (long long)ms, (long long)ok[i].ms);
     }
-    static const char *const bad[] = {"", "abc", "10x", "-5s", "1e3", "5 5", "s", ".", "1..5s",
-                                      "99999999999999999999weeks", NULL};
+    static const char *const bad[] = {"",    "abc", "10x", "-5s",   "1e3",
+                                      "5 5", "s",   ".",   "1..5s", "99999999999999999999weeks",
+                                      NULL};
     for (int i = 0; bad[i]; i++) {
         int64_t ms;
         if (cr_parse_duration_ms(bad[i], &ms) != -EINVAL)
@@ -337,9 +340,9 @@ static void test_bytes(void **state)
         const char *text;
         int64_t bytes;
     } ok[] = {
-        {"512B", 512},           {"10KB", 10240},           {"10MB", 10485760},
-        {"1GB", 1073741824},     {"1TB", 1099511627776LL},  {"1.5KB", 1536},
-        {"100", 100},            {"4096mb", 4294967296LL},  {"2 GiB", 2147483648LL},
+        {"512B", 512},       {"10KB", 10240},          {"10MB", 10485760},
+        {"1GB", 1073741824}, {"1TB", 1099511627776LL}, {"1.5KB", 1536},
+        {"100", 100},        {"4096mb", 4294967296LL}, {"2 GiB", 2147483648LL},
     };
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
         int64_t b = -1;

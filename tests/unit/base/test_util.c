@@ -57,7 +57,8 @@ static void test_base64(void **state)
 {
     (void)state;
     static const char *const plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
-    static const char *const enc[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+    static const char *const enc[] = {"",         "Zg==",     "Zm8=",    "Zm9v",
+                                      "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
     for (int i = 0; i < 7; i++) {
         char *e = cr_base64_encode(plain[i], strlen(plain[i]));
         assert_string_equal(e, enc[i]);
@@ -97,7 +98,7 @@ static void test_uuid_and_clocks(void **state)
 {
     (void)state;
     enum { N = 500 };
-    char (*ids)[37] = calloc(N, 37);
+    char(*ids)[37] = calloc(N, 37);
     for (int i = 0; i < N; i++) {
         cr_uuid_text(ids[i]);
         assert_int_equal(strlen(ids[i]), 36);

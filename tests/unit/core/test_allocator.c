@@ -118,10 +118,10 @@ static void expect_cycle(struct cr_alloc *a, int64_t now, const char *const *wan
     cr_alloc_result_release(&r);
 }
 
-#define EXPECT(a, now, ...)                                                                       \
-    do {                                                                                          \
-        const char *const want_[] = {__VA_ARGS__};                                                \
-        expect_cycle((a), (now), want_, sizeof(want_) / sizeof(want_[0]));                        \
+#define EXPECT(a, now, ...)                                                                        \
+    do {                                                                                           \
+        const char *const want_[] = {__VA_ARGS__};                                                 \
+        expect_cycle((a), (now), want_, sizeof(want_) / sizeof(want_[0]));                         \
     } while (0)
 #define EXPECT_NONE(a, now) expect_cycle((a), (now), NULL, 0)
 
@@ -556,9 +556,8 @@ static void test_allocate_checks_fit(void **state)
     assert_int_equal(cr_alloc_allocate(a, "S1", "F1", "*", &ok, &err), 0);
     assert_free(a, "S1", "cpus:3;cpus(r):1;mem:1024;ports:[31000-31004,31006-31010]");
     assert_int_equal(cr_alloc_allocate(a, "S1", "F1", "*", &ok, &err), -ERANGE);
-    assert_string_equal(err.msg,
-                        "allocate on agent 'S1': ports(*): need [31005-31005], have "
-                        "[31000-31004,31006-31010]");
+    assert_string_equal(err.msg, "allocate on agent 'S1': ports(*): need [31005-31005], have "
+                                 "[31000-31004,31006-31010]");
     /* a role the framework is not subscribed to (tasks found running) is accepted */
     assert_int_equal(cr_alloc_allocate(a, "S1", "F1", "r", &resv, &err), 0);
     assert_allocated(a, "F1", "cpus:1;cpus(r):1;ports:[31005-31005]");
@@ -979,7 +978,8 @@ static void ref_cycle(struct ref *r, int64_t now, struct lines *out)
             int nfw = 0;
             for (int f = 0; f < R_FWS; f++)
                 if (r->fw[f].live && r->fw[f].sub[role])
-                    fws[nfw++] = (struct keyed){ref_client_share(r, f, role, total), r->fw[f].id, f};
+                    fws[nfw++] =
+                        (struct keyed){ref_client_share(r, f, role, total), r->fw[f].id, f};
             qsort(fws, (size_t)nfw, sizeof(fws[0]), keyed_cmp);
             for (int z = 0; z < nfw; z++) {
                 int f = fws[z].idx;
@@ -1024,13 +1024,13 @@ struct harness {
     size_t offers;
 };
 
-#define CHECK(h, cond)                                                                            \
-    do {                                                                                          \
-        if (!(cond)) {                                                                            \
-            print_error("mismatch: %s (seed=%llu step=%d)\n", #cond,                              \
-                        (unsigned long long)(h)->seed, (h)->step);                                \
-            fail();                                                                               \
-        }                                                                                         \
+#define CHECK(h, cond)                                                                             \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            print_error("mismatch: %s (seed=%llu step=%d)\n", #cond,                               \
+                        (unsigned long long)(h)->seed, (h)->step);                                 \
+            fail();                                                                                \
+        }                                                                                          \
     } while (0)
 
 static void random_agent_resources(struct cr_resources *rs)
@@ -1282,8 +1282,8 @@ static void h_step(struct harness *h)
         int start = (int)below(R_AGENTS * R_FWS * R_ROLES), i = -1, f = 0, k = 0;
         for (int x = 0; x < R_AGENTS * R_FWS * R_ROLES && i < 0; x++) {
             int c = (start + x) % (R_AGENTS * R_FWS * R_ROLES);
-            if (!cr_resources_is_empty(&r->hold[c / (R_FWS * R_ROLES)][c / R_ROLES % R_FWS]
-                                                [c % R_ROLES])) {
+            if (!cr_resources_is_empty(
+                    &r->hold[c / (R_FWS * R_ROLES)][c / R_ROLES % R_FWS][c % R_ROLES])) {
                 i = c / (R_FWS * R_ROLES);
                 f = c / R_ROLES % R_FWS;
                 k = c % R_ROLES;

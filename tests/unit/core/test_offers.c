@@ -217,8 +217,8 @@ static void test_random_against_model(void **state)
             struct model_offer *o = &m[rnd() % nm];
             int rc = cr_offer_book_remove(b, o->id, NULL);
             if (rc != (o->live ? 0 : -ENOENT))
-                print_error("seed=%llu step=%d remove %llu rc=%d\n", (unsigned long long)seed,
-                            step, (unsigned long long)o->id, rc);
+                print_error("seed=%llu step=%d remove %llu rc=%d\n", (unsigned long long)seed, step,
+                            (unsigned long long)o->id, rc);
             assert_int_equal(rc, o->live ? 0 : -ENOENT);
             o->live = false;
         } else if (op == 8) {
@@ -230,8 +230,8 @@ static void test_random_against_model(void **state)
             qsort(sorted, k, sizeof(*sorted), cmp_expiry);
             cr_offer_book_expired(b, now, &ids);
             if (ids.n != k)
-                print_error("seed=%llu step=%d: %zu expired, want %zu\n",
-                            (unsigned long long)seed, step, ids.n, k);
+                print_error("seed=%llu step=%d: %zu expired, want %zu\n", (unsigned long long)seed,
+                            step, ids.n, k);
             assert_int_equal(ids.n, k);
             for (size_t i = 0; i < k; i++) {
                 assert_int_equal(ids.v[i], sorted[i]->id);
@@ -326,10 +326,8 @@ static void test_many_offers(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_add_find_remove),
-        cmocka_unit_test(test_lists),
-        cmocka_unit_test(test_expiry_order),
-        cmocka_unit_test(test_random_against_model),
+        cmocka_unit_test(test_add_find_remove), cmocka_unit_test(test_lists),
+        cmocka_unit_test(test_expiry_order),    cmocka_unit_test(test_random_against_model),
         cmocka_unit_test(test_many_offers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -268,8 +268,7 @@ static const struct arith_case arith_cases[] = {
      NULL},
     {"ports:[1-10,20-30]", "ports:[2-3,5-6,8-9]", "ports:[1-10,20-30]",
      "ports:[1-1,4-4,7-7,10-10,20-30]", NULL},
-    {"ports:[1-10]", "ports:[11-12]", "ports:[1-12]", NULL,
-     "ports(*): need [11-12], have [1-10]"},
+    {"ports:[1-10]", "ports:[11-12]", "ports:[1-12]", NULL, "ports(*): need [11-12], have [1-10]"},
     {"ports:[1-10]", "ports:[9-11]", "ports:[1-11]", NULL, "ports(*): need [9-11], have [1-10]"},
     {"ports:[1-5,7-10]", "ports:[4-8]", "ports:[1-10]", NULL,
      "ports(*): need [4-8], have [1-5,7-10]"},
@@ -422,7 +421,8 @@ static void test_queries(void **state)
     assert_fmt(&full, "ports:[0-18446744073709551615]");
     cr_resources_release(&full);
 
-    struct cr_resources c1, c2 = parse_ok("cpus:1.5;cpus(a):2;mem:10;ports:[1-10];ports(a):[20-24]");
+    struct cr_resources c1,
+        c2 = parse_ok("cpus:1.5;cpus(a):2;mem:10;ports:[1-10];ports(a):[20-24]");
     cr_resources_init(&c1);
     assert_int_equal(cr_resources_copy(&c1, &rs), 0);
     assert_true(cr_resources_equal(&c1, &rs));
@@ -537,13 +537,13 @@ static uint64_t test_seed(void)
     return env ? strtoull(env, NULL, 0) : 0x9e3779b97f4a7c15ULL;
 }
 
-#define PROP(seed, iter, cond)                                                                    \
-    do {                                                                                          \
-        if (!(cond)) {                                                                            \
-            print_error("property failed: %s (seed=%llu iteration=%d)\n", #cond,                  \
-                        (unsigned long long)(seed), (iter));                                      \
-            fail();                                                                               \
-        }                                                                                         \
+#define PROP(seed, iter, cond)                                                                     \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            print_error("property failed: %s (seed=%llu iteration=%d)\n", #cond,                   \
+                        (unsigned long long)(seed), (iter));                                       \
+            fail();                                                                                \
+        }                                                                                          \
     } while (0)
 
 static const char *const roles[] = {"*", "a", "b"};

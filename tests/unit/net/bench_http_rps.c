@@ -172,7 +172,8 @@ int main(int argc, char **argv)
         return 1;
     }
     double rps = measure(&loop, cr_http_server_port(srv), seconds, in_flight);
-    printf("one loop (server + client),          %2d in flight: %8.0f requests/s\n", in_flight, rps);
+    printf("one loop (server + client),          %2d in flight: %8.0f requests/s\n", in_flight,
+           rps);
     cr_http_server_free(srv);
     cr_loop_close_all(&loop);
     uv_loop_close(&loop);

@@ -164,7 +164,8 @@ int th_parse(const char *data, size_t len, struct th_resp *r)
         return -1;
     r->status = atoi(r->head + 9);
     char v[64];
-    r->is_chunked = th_header(r, "Transfer-Encoding", v, sizeof(v)) && strcasecmp(v, "chunked") == 0;
+    r->is_chunked =
+        th_header(r, "Transfer-Encoding", v, sizeof(v)) && strcasecmp(v, "chunked") == 0;
     size_t pos = head_len + 2;
     if (!r->is_chunked) {
         if (th_header(r, "Content-Length", v, sizeof(v))) {

@@ -34,14 +34,14 @@ int th_sends(uv_loop_t *loop, int fd, const char *s);
 /* One HTTP response as parsed from raw bytes. */
 struct th_resp {
     int status;
-    char *head;     /* status line + headers, NUL-terminated */
+    char *head; /* status line + headers, NUL-terminated */
     bool is_chunked;
     bool is_complete; /* whole body (or terminating chunk) seen */
     struct cr_buf body;
-    char **chunks;  /* each chunk's payload, NUL-terminated */
+    char **chunks; /* each chunk's payload, NUL-terminated */
     size_t *chunk_lens;
     size_t n_chunks;
-    size_t used;    /* bytes of the input this response spans (when complete) */
+    size_t used; /* bytes of the input this response spans (when complete) */
 };
 
 /* Parse raw bytes (from the start of a response). Returns 0, or -1 if malformed. */

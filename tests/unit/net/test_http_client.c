@@ -101,7 +101,8 @@ static struct fixture *fx_new(void)
 {
     struct fixture *f = calloc(1, sizeof(*f));
     assert_int_equal(uv_loop_init(&f->loop), 0);
-    struct cr_http_server_config cfg = {.bind_ip = "127.0.0.1", .handler = srv_handler, .ud = &f->sc};
+    struct cr_http_server_config cfg = {
+        .bind_ip = "127.0.0.1", .handler = srv_handler, .ud = &f->sc};
     struct cr_err err;
     assert_int_equal(cr_http_server_start(&f->loop, &cfg, &f->sc.srv, &err), 0);
     f->sc.port = cr_http_server_port(f->sc.srv);
@@ -274,8 +275,8 @@ static void test_errors(void **state)
         assert_true(th_run_until(&f->loop, &b.done, 5000));
         assert_int_equal(b.rc, -EINVAL);
     }
-    assert_null(cr_http_client_send(f->client, &(struct cr_http_request){.url = ""}, on_done, &b,
-                                    &err));
+    assert_null(
+        cr_http_client_send(f->client, &(struct cr_http_request){.url = ""}, on_done, &b, &err));
     assert_int_equal(err.code, -EINVAL);
     fx_free(f);
 }
@@ -325,7 +326,7 @@ struct stream_client {
     char records[16][64];
     int n_records;
     struct result done;
-    int stop_after;  /* return nonzero from on_data after this many records (0 = never) */
+    int stop_after; /* return nonzero from on_data after this many records (0 = never) */
     bool cancel_in_data;
     bool free_in_data;
     bool send_in_data;
@@ -692,7 +693,8 @@ static void *srv_thread(void *arg)
 {
     struct thread_srv *ts = arg;
     uv_loop_init(&ts->loop);
-    struct cr_http_server_config cfg = {.bind_ip = "127.0.0.1", .handler = srv_handler, .ud = &ts->sc};
+    struct cr_http_server_config cfg = {
+        .bind_ip = "127.0.0.1", .handler = srv_handler, .ud = &ts->sc};
     struct cr_err err;
     if (cr_http_server_start(&ts->loop, &cfg, &ts->sc.srv, &err) != 0)
         abort();
@@ -734,8 +736,8 @@ static void test_fetch_blocking(void **state)
 
     const char *hdrs[] = {"Content-Type: application/json", NULL};
     snprintf(u, sizeof(u), "http://127.0.0.1:%u/redirect-rel", (unsigned)ts->sc.port);
-    assert_int_equal(cr_http_fetch("POST", u, hdrs, "{\"k\":2}", 7, 5000, &status, &body, &len, &err),
-                     0);
+    assert_int_equal(
+        cr_http_fetch("POST", u, hdrs, "{\"k\":2}", 7, 5000, &status, &body, &len, &err), 0);
     assert_int_equal(status, 200);
     assert_int_equal(len, 12);
     assert_string_equal(body, "POST {\"k\":2}");

@@ -148,9 +148,8 @@ static void test_get_query_headers(void **state)
     struct cr_buf acc;
     cr_buf_init(&acc);
     struct th_resp r = {0};
-    roundtrip(c, fd,
-              "GET /a%20b/c?name=x%20y&other=1 HTTP/1.1\r\nHost: t\r\nX-Custom: Foo\r\n\r\n", &acc,
-              &r);
+    roundtrip(c, fd, "GET /a%20b/c?name=x%20y&other=1 HTTP/1.1\r\nHost: t\r\nX-Custom: Foo\r\n\r\n",
+              &acc, &r);
     assert_int_equal(r.status, 200);
     assert_int_equal(c->calls, 1);
     assert_string_equal(c->seen_method, "GET");
@@ -194,9 +193,10 @@ static void test_post_bodies(void **state)
     th_buf_consume(&acc, r.used);
 
     /* Chunked body with no Content-Length, sent in pieces with pauses (as Node does). */
-    assert_int_equal(th_sends(&c->loop, fd,
-                              "POST /api HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"),
-                     0);
+    assert_int_equal(
+        th_sends(&c->loop, fd,
+                 "POST /api HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"),
+        0);
     th_pump(&c->loop, 20);
     assert_int_equal(th_sends(&c->loop, fd, "5\r\nhello\r\n"), 0);
     th_pump(&c->loop, 20);
@@ -233,9 +233,9 @@ static void test_body_too_large(void **state)
 
     /* Found while reading a chunked body. */
     fd = th_connect(cr_http_server_port(c->srv));
-    assert_int_equal(th_sends(&c->loop, fd,
-                              "POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"),
-                     0);
+    assert_int_equal(
+        th_sends(&c->loop, fd, "POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"),
+        0);
     char piece[600];
     memset(piece, 'a', sizeof(piece));
     for (int i = 0; i < 3; i++) {
@@ -253,9 +253,9 @@ static void test_body_too_large(void **state)
 
     /* An endless chunked body is not drained forever: the server hangs up. */
     fd = th_connect(cr_http_server_port(c->srv));
-    assert_int_equal(th_sends(&c->loop, fd,
-                              "POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"),
-                     0);
+    assert_int_equal(
+        th_sends(&c->loop, fd, "POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"),
+        0);
     char *big = malloc(65536 + 16);
     int n = snprintf(big, 16, "%x\r\n", 65536);
     memset(big + n, 'b', 65536);
@@ -387,8 +387,8 @@ static void test_stream_one_chunk_per_write(void **state)
     int fd = open_stream(c, &acc, &r);
 
     /* Sizes around MHD's internal buffers, and far beyond them. */
-    static const size_t sizes[] = {1, 2, 100, 4000, 4096, 16383, 16384, 32768, 65536, 200000,
-                                   1 << 20, 7, 3};
+    static const size_t sizes[] = {1,     2,     100,    4000,    4096, 16383, 16384,
+                                   32768, 65536, 200000, 1 << 20, 7,    3};
     size_t n = sizeof(sizes) / sizeof(sizes[0]);
     char **records = calloc(n, sizeof(char *));
     size_t *lens = calloc(n, sizeof(size_t));
@@ -664,10 +664,8 @@ static void test_bind_errors(void **state)
 {
     (void)state;
     struct ctx *c = setup_ctx(M_ECHO, 0);
-    struct cr_http_server_config cfg = {.bind_ip = "127.0.0.1",
-                                        .port = cr_http_server_port(c->srv),
-                                        .handler = handler,
-                                        .ud = c};
+    struct cr_http_server_config cfg = {
+        .bind_ip = "127.0.0.1", .port = cr_http_server_port(c->srv), .handler = handler, .ud = c};
     struct cr_http_server *other = NULL;
     struct cr_err err;
     assert_int_equal(cr_http_server_start(&c->loop, &cfg, &other, &err), -EADDRINUSE);

@@ -230,10 +230,8 @@ static void test_callback_stops(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_encode),
-        cmocka_unit_test(test_every_split_point),
-        cmocka_unit_test(test_random_splits),
-        cmocka_unit_test(test_bad_length_lines),
+        cmocka_unit_test(test_encode),         cmocka_unit_test(test_every_split_point),
+        cmocka_unit_test(test_random_splits),  cmocka_unit_test(test_bad_length_lines),
         cmocka_unit_test(test_callback_stops),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
