@@ -4,6 +4,10 @@
  * Keys are borrowed: each entry's key must stay valid and unchanged while it is in the
  * map (typically it points at the id inside the value). Values are opaque pointers the
  * map never frees. Iteration order is unspecified and changes when the map grows.
+ *
+ * This is the general map of the daemons (master, agent). The pure core keeps its own
+ * compact id -> slot-index maps (core/idmap.h: 32-bit values, no tombstones, never
+ * iterated) because the allocator's cycle is dominated by those lookups.
  */
 #ifndef CR_BASE_MAP_H
 #define CR_BASE_MAP_H
