@@ -137,6 +137,7 @@ void agent_recover(struct cr_master *m, const char *id, const char *info_json)
         a->unreachable_time = json_number_value(ut);
     } else {
         a->recovered = true;
+        m->nrecovered_agents++;
     }
     set_pid(a);
     json_decref(j);
@@ -177,6 +178,8 @@ static void mark_unreachable(struct cr_master *m, struct agent *a)
 {
     agent_disconnected(m, a);
     a->unreachable = true;
+    if (a->recovered)
+        m->nrecovered_agents--;
     a->recovered = false;
     a->unreachable_time = cr_wall_seconds();
     CR_WARN("agent unreachable agent=%s hostname=%s tasks=%zu", a->id, a->info.hostname,
@@ -427,6 +430,8 @@ static void subscribe_committed(struct cr_master *m, int rc, const char *msg, vo
         a->in_allocator = true;
     }
     a->unreachable = false;
+    if (a->recovered)
+        m->nrecovered_agents--;
     a->recovered = false;
     a->last_seen_ms = cr_now_ms();
     open_agent_stream(m, a, p->req);

@@ -87,6 +87,7 @@ static struct fw *fw_new(struct cr_master *m, const char *id)
     fw->id = cr_xstrdup(id);
     fw->m = m;
     cr_map_init(&fw->tasks);
+    cr_map_init(&fw->completed_by_id);
     fw->completed = cr_xcalloc(CR_MASTER_COMPLETED_TASKS, sizeof(*fw->completed));
     uv_timer_init(m->loop, &fw->failover_timer);
     fw->failover_timer.data = fw;
@@ -109,6 +110,7 @@ void fw_free(struct fw *fw)
     while (cr_map_next(&fw->tasks, &it, NULL, &v))
         task_free(v);
     cr_map_release(&fw->tasks);
+    cr_map_release(&fw->completed_by_id);
     for (size_t i = 0; i < CR_MASTER_COMPLETED_TASKS; i++)
         task_free(fw->completed[i]);
     free(fw->completed);

@@ -103,6 +103,7 @@ struct fw {
     struct cr_map tasks;     /* task id -> struct task (non-terminal or unacked) */
     struct task **completed; /* ring of finished tasks */
     size_t ncompleted, completed_head;
+    struct cr_map completed_by_id; /* task id -> its newest entry in the ring */
 };
 
 struct agent {
@@ -141,6 +142,7 @@ struct cr_master {
 
     struct cr_map frameworks; /* id -> struct fw */
     struct cr_map agents;     /* id -> struct agent */
+    size_t nrecovered_agents; /* agents known from the registry, not yet back */
     struct fw **completed_frameworks;
     size_t ncompleted_frameworks;
     uint64_t next_fw_seq, next_agent_seq, next_offer_seq;

@@ -125,12 +125,16 @@ void task_complete(struct cr_master *m, struct task *t)
     size_t slot = (fw->completed_head + fw->ncompleted) % CR_MASTER_COMPLETED_TASKS;
     if (fw->ncompleted == CR_MASTER_COMPLETED_TASKS) {
         slot = fw->completed_head;
-        task_free(fw->completed[slot]);
+        struct task *old = fw->completed[slot];
+        if (cr_map_get(&fw->completed_by_id, old->info.task_id) == old)
+            cr_map_remove(&fw->completed_by_id, old->info.task_id);
+        task_free(old);
         fw->completed_head = (fw->completed_head + 1) % CR_MASTER_COMPLETED_TASKS;
     } else {
         fw->ncompleted++;
     }
     fw->completed[slot] = t;
+    cr_map_put(&fw->completed_by_id, t->info.task_id, t);
 }
 
 static void fill_master_status(struct cr_task_status *s, const char *task_id, const char *agent_id,
@@ -345,13 +349,8 @@ static void reconcile_unknown(struct cr_master *m, struct fw *fw, const char *ta
         return;
     }
     /* No agent id: stay silent while any agent may still bring the task back. */
-    size_t it = 0;
-    void *v;
-    while (cr_map_next(&m->agents, &it, NULL, &v)) {
-        struct agent *a = v;
-        if (a->recovered)
-            return;
-    }
+    if (m->nrecovered_agents > 0)
+        return;
     task_send_orphan_status(fw, task_id, NULL, pa ? CR_TASK_UNKNOWN : CR_TASK_LOST,
                             CR_REASON_RECONCILIATION,
                             "Reconciliation: Task is unknown to the master");
