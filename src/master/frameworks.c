@@ -131,7 +131,6 @@ static void allocator_roles(const struct fw *fw, const char *const **roles, size
 static void failover_expired(uv_timer_t *t)
 {
     struct fw *fw = t->data;
-    fw->failover_timer_on = false;
     CR_INFO("framework failover timeout expired framework=%s name=%s", fw->id,
             fw->info.name ? fw->info.name : "");
     fw_teardown(fw->m, fw, "failover timeout expired");
@@ -147,7 +146,6 @@ static void start_failover_timer(struct fw *fw, int64_t min_ms)
     if (min_ms > 0 && ms < (uint64_t)min_ms)
         ms = (uint64_t)min_ms;
     uv_timer_start(&fw->failover_timer, failover_expired, ms, 0);
-    fw->failover_timer_on = true;
 }
 
 /* The stream of a framework went away (client closed, network broke). */
@@ -162,7 +160,6 @@ static void stream_closed(struct cr_http_stream *stream, void *ud)
     cr_http_stream_release(stream);
     fw->stream = NULL;
     fw->connected = false;
-    fw->active = false;
     fw->unregistered_time = cr_wall_seconds();
     cr_alloc_set_framework_active(m->alloc, fw->id, false);
     offers_recover_framework(m, fw, false);
@@ -223,7 +220,6 @@ static void open_stream(struct cr_master *m, struct fw *fw, struct cr_http_req *
     fw->stream = s;
     snprintf(fw->stream_id, sizeof(fw->stream_id), "%s", sid);
     fw->connected = true;
-    fw->active = true;
     fw->recovered = false;
 
     struct cr_master_info mi;
@@ -238,7 +234,8 @@ static void subscribe_committed(struct cr_master *m, int rc, const char *msg, vo
     if (rc < 0) {
         cr_http_respondf(p->req, 503, "Failed to store the framework in the registry: %s", msg);
         struct fw *known = fw_find(m, p->info.id);
-        if (known && !known->connected && !known->failover_timer_on && !m->stopping)
+        if (known && !known->connected && !uv_is_active((uv_handle_t *)&known->failover_timer) &&
+            !m->stopping)
             start_failover_timer(known, 0);
         pending_sub_free(p);
         return;
@@ -272,10 +269,7 @@ static void subscribe_committed(struct cr_master *m, int rc, const char *msg, vo
         fw->info = p->info;
         memset(&p->info, 0, sizeof(p->info));
         fw->reregistered_time = cr_wall_seconds();
-        if (fw->failover_timer_on) {
-            uv_timer_stop(&fw->failover_timer);
-            fw->failover_timer_on = false;
-        }
+        uv_timer_stop(&fw->failover_timer);
         /* Offers made to the old subscription are void; new ones follow. */
         offers_recover_framework(m, fw, false);
         const char *const *roles;
@@ -305,11 +299,8 @@ void fw_subscribe(struct cr_master *m, struct cr_http_req *req, struct cr_sched_
         return;
     }
     struct fw *known = fw_find(m, id);
-    if (known && known->failover_timer_on) {
-        /* It is coming back: the failover timeout no longer runs. */
+    if (known) /* it is coming back: the failover timeout no longer runs */
         uv_timer_stop(&known->failover_timer);
-        known->failover_timer_on = false;
-    }
     struct pending_sub *p = cr_xcalloc(1, sizeof(*p));
     p->req = req;
     if (cr_framework_info_copy(&p->info, &call->framework_info) < 0) {
@@ -423,11 +414,7 @@ void fw_teardown(struct cr_master *m, struct fw *fw, const char *why)
         return;
     CR_INFO("removing framework framework=%s reason=\"%s\"", fw->id, why);
     fw->removed = true;
-    fw->active = false;
-    if (fw->failover_timer_on) {
-        uv_timer_stop(&fw->failover_timer);
-        fw->failover_timer_on = false;
-    }
+    uv_timer_stop(&fw->failover_timer);
     offers_recover_framework(m, fw, false);
     agent_shutdown_framework(m, fw->id);
 

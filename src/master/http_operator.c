@@ -70,13 +70,7 @@ static json_t *metrics_json(struct cr_master *m)
         }
         a->connected ? active++ : inactive++;
         cr_resources_add(&total, &a->info.resources);
-        size_t tit = 0;
-        void *tv;
-        while (cr_map_next(&a->tasks, &tit, NULL, &tv)) {
-            const struct task *t = tv;
-            if (!cr_task_state_is_terminal(t->state) && !t->resources_released)
-                cr_resources_add(&used, &t->info.resources);
-        }
+        tasks_sum_held(&a->tasks, NULL, &used);
     }
     json_object_set_new(j, "master/slaves_active", json_real((double)active));
     json_object_set_new(j, "master/slaves_inactive", json_real((double)inactive));

@@ -19,18 +19,6 @@ static json_t *time_info(double secs)
     return t;
 }
 
-/* Sum of the resources of the live (non-terminal) tasks in a task map. */
-static void sum_tasks(const struct cr_map *tasks, struct cr_resources *out)
-{
-    size_t it = 0;
-    void *v;
-    while (cr_map_next(tasks, &it, NULL, &v)) {
-        const struct task *t = v;
-        if (!cr_task_state_is_terminal(t->state) && !t->resources_released)
-            cr_resources_add(out, &t->info.resources);
-    }
-}
-
 /* Strings of FrameworkInfo.capabilities ("MULTI_ROLE", ...) from its v1 JSON. */
 static json_t *capability_names(json_t *info)
 {
@@ -104,7 +92,7 @@ static json_t *legacy_framework(struct cr_master *m, struct fw *fw, bool complet
     if (fw->info.principal)
         json_object_set_new(j, "principal", json_string(fw->info.principal));
     json_object_set_new(j, "capabilities", capability_names(info));
-    json_object_set_new(j, "active", json_boolean(fw->active && !completed));
+    json_object_set_new(j, "active", json_boolean(fw->connected && !completed));
     json_object_set_new(j, "connected", json_boolean(fw->connected && !completed));
     json_object_set_new(j, "recovered", json_boolean(fw->recovered));
     json_object_set_new(j, "failover_timeout", json_real(fw->info.failover_timeout));
@@ -131,7 +119,7 @@ static json_t *legacy_framework(struct cr_master *m, struct fw *fw, bool complet
     cr_resources_init(&used);
     cr_resources_init(&offered);
     cr_resources_init(&total);
-    sum_tasks(&fw->tasks, &used);
+    tasks_sum_held(&fw->tasks, NULL, &used);
     if (!completed)
         offers_sum_framework(m, fw->id, &offered);
     cr_resources_add(&total, &used);
@@ -184,7 +172,7 @@ static json_t *legacy_agent(struct cr_master *m, struct agent *a)
     cr_resources_init(&used);
     cr_resources_init(&offered);
     cr_resources_init(&unreserved);
-    sum_tasks(&a->tasks, &used);
+    tasks_sum_held(&a->tasks, NULL, &used);
     offers_sum_agent(m, a->id, &offered);
     cr_resources_filter_role(&unreserved, &a->info.resources, CR_ROLE_ANY);
     json_object_set_new(j, "used_resources", cr_json_resources_flat(&used));
@@ -331,7 +319,7 @@ static json_t *v1_framework(struct cr_master *m, struct fw *fw, bool completed)
 {
     json_t *j = json_object();
     json_object_set_new(j, "framework_info", cr_json_framework_info(&fw->info));
-    json_object_set_new(j, "active", json_boolean(fw->active && !completed));
+    json_object_set_new(j, "active", json_boolean(fw->connected && !completed));
     json_object_set_new(j, "connected", json_boolean(fw->connected && !completed));
     json_object_set_new(j, "recovered", json_boolean(fw->recovered));
     json_object_set_new(j, "registered_time", time_info(fw->registered_time));
@@ -348,7 +336,7 @@ static json_t *v1_framework(struct cr_master *m, struct fw *fw, bool completed)
         struct cr_resources used, offered;
         cr_resources_init(&used);
         cr_resources_init(&offered);
-        sum_tasks(&fw->tasks, &used);
+        tasks_sum_held(&fw->tasks, NULL, &used);
         offers_sum_framework(m, fw->id, &offered);
         if (!cr_resources_is_empty(&used))
             json_object_set_new(j, "allocated_resources", cr_json_resources(&used, NULL));
@@ -376,7 +364,7 @@ static json_t *v1_agent(struct cr_master *m, struct agent *a)
     struct cr_resources used, offered;
     cr_resources_init(&used);
     cr_resources_init(&offered);
-    sum_tasks(&a->tasks, &used);
+    tasks_sum_held(&a->tasks, NULL, &used);
     offers_sum_agent(m, a->id, &offered);
     if (!cr_resources_is_empty(&used))
         json_object_set_new(j, "allocated_resources", cr_json_resources(&used, NULL));

@@ -84,7 +84,6 @@ struct task {
     bool resources_released; /* terminal: given back to the allocator */
     struct cr_task_status statuses[CR_MASTER_TASK_STATUSES]; /* ring of recent statuses */
     size_t nstatuses, status_head;
-    double launched_at;
 };
 
 struct fw {
@@ -94,12 +93,10 @@ struct fw {
     struct cr_http_stream *stream; /* subscription stream, or NULL when disconnected */
     char stream_id[40];
     bool connected;
-    bool active;
     bool recovered; /* known from the registry, not yet re-subscribed */
     bool removed;
     double registered_time, reregistered_time, unregistered_time;
     uv_timer_t failover_timer;
-    bool failover_timer_on;
     struct cr_map tasks;     /* task id -> struct task (non-terminal or unacked) */
     struct task **completed; /* ring of finished tasks */
     size_t ncompleted, completed_head;
@@ -145,7 +142,7 @@ struct cr_master {
     size_t nrecovered_agents; /* agents known from the registry, not yet back */
     struct fw **completed_frameworks;
     size_t ncompleted_frameworks;
-    uint64_t next_fw_seq, next_agent_seq, next_offer_seq;
+    uint64_t next_fw_seq, next_agent_seq;
 
     uv_timer_t alloc_timer; /* coalesces allocation bursts; filter expiry */
     bool alloc_scheduled;
@@ -236,6 +233,9 @@ void task_kill(struct cr_master *m, struct fw *fw, const char *task_id, const ch
                int64_t grace_ms);
 void task_reconcile(struct cr_master *m, struct fw *fw, struct cr_sched_call *call);
 void task_release_resources(struct cr_master *m, struct task *t);
+/* Add to out the resources still held by the tasks of a task map (fw->tasks or
+ * agent->tasks), only those allocated to role when role is not NULL. */
+void tasks_sum_held(const struct cr_map *tasks, const char *role, struct cr_resources *out);
 /* Move a finished task out of the active maps into the framework's completed ring. */
 void task_complete(struct cr_master *m, struct task *t);
 const struct cr_task_status *task_latest_status(const struct task *t);

@@ -28,7 +28,6 @@ struct task *task_new(struct fw *fw, const struct cr_task_info *info, const char
     t->kill_grace_ms = -1;
     t->role = cr_xstrdup(role ? role : CR_ROLE_ANY);
     t->state = CR_TASK_STAGING;
-    t->launched_at = cr_wall_seconds();
     cr_map_put(&fw->tasks, t->info.task_id, t);
     return t;
 }
@@ -111,6 +110,18 @@ void task_release_resources(struct cr_master *m, struct task *t)
     cr_alloc_recover(m->alloc, t->info.agent_id, t->framework_id, t->role, &t->info.resources, 0,
                      cr_now_ms());
     offers_schedule(m);
+}
+
+void tasks_sum_held(const struct cr_map *tasks, const char *role, struct cr_resources *out)
+{
+    size_t it = 0;
+    void *v;
+    while (cr_map_next(tasks, &it, NULL, &v)) {
+        const struct task *t = v;
+        /* Terminal and unreachable tasks have given their resources back. */
+        if (!t->resources_released && (!role || strcmp(t->role, role) == 0))
+            cr_resources_add(out, &t->info.resources);
+    }
 }
 
 void task_complete(struct cr_master *m, struct task *t)

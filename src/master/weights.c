@@ -253,16 +253,8 @@ json_t *roles_json(struct cr_master *m, bool legacy)
         struct cr_resources used;
         cr_resources_init(&used);
         it = 0;
-        while (cr_map_next(&m->frameworks, &it, NULL, &v)) {
-            struct fw *fw = v;
-            size_t tit = 0;
-            void *tv;
-            while (cr_map_next(&fw->tasks, &tit, NULL, &tv)) {
-                struct task *t = tv;
-                if (strcmp(t->role, name) == 0 && !t->resources_released)
-                    cr_resources_add(&used, &t->info.resources);
-            }
-        }
+        while (cr_map_next(&m->frameworks, &it, NULL, &v))
+            tasks_sum_held(&((struct fw *)v)->tasks, name, &used);
         json_t *r = json_object();
         json_object_set_new(r, "name", json_string(name));
         json_object_set_new(r, "weight", json_real(weight_of(m, name)));
