@@ -331,36 +331,33 @@ static int v1_set_cpu(struct cr_cgroup *cg, uint64_t cpus_milli, bool hard, stru
     return write_at(dir, "cpu.cfs_quota_us", "-1", err);
 }
 
-static int v1_set_memory(struct cr_cgroup *cg, uint64_t limit_bytes, struct cr_err *err)
+/*
+ * Write a limit file: value 0 means unlimited, written as the hierarchy spells it ("-1"
+ * in v1, "max" in v2). dir NULL means the controller is missing (need() says so).
+ */
+static int write_limit(const char *dir, int controller, const char *file, uint64_t value,
+                       const char *unlimited, struct cr_err *err)
 {
-    const char *dir = v1_dir(cg, C_MEMORY);
-    int rc = need(dir, C_MEMORY, err);
+    int rc = need(dir, controller, err);
     if (rc < 0)
         return rc;
     char buf[32];
-    if (limit_bytes == 0)
-        snprintf(buf, sizeof(buf), "-1");
+    if (value == 0)
+        snprintf(buf, sizeof(buf), "%s", unlimited);
     else
-        snprintf(buf, sizeof(buf), "%llu", (unsigned long long)limit_bytes);
-    return write_at(dir, "memory.limit_in_bytes", buf, err);
+        snprintf(buf, sizeof(buf), "%llu", (unsigned long long)value);
+    return write_at(dir, file, buf, err);
 }
 
-static int set_pids_max(const char *dir, uint64_t max, struct cr_err *err)
+static int v1_set_memory(struct cr_cgroup *cg, uint64_t limit_bytes, struct cr_err *err)
 {
-    int rc = need(dir, C_PIDS, err);
-    if (rc < 0)
-        return rc;
-    char buf[32];
-    if (max == 0)
-        snprintf(buf, sizeof(buf), "max");
-    else
-        snprintf(buf, sizeof(buf), "%llu", (unsigned long long)max);
-    return write_at(dir, "pids.max", buf, err);
+    return write_limit(v1_dir(cg, C_MEMORY), C_MEMORY, "memory.limit_in_bytes", limit_bytes, "-1",
+                       err);
 }
 
 static int v1_set_pids(struct cr_cgroup *cg, uint64_t max, struct cr_err *err)
 {
-    return set_pids_max(v1_dir(cg, C_PIDS), max, err);
+    return write_limit(v1_dir(cg, C_PIDS), C_PIDS, "pids.max", max, "max", err);
 }
 
 /* The v1 "unlimited" is PAGE_COUNTER_MAX pages, a huge number; report it as 0. */
@@ -567,20 +564,14 @@ static int v2_set_cpu(struct cr_cgroup *cg, uint64_t cpus_milli, bool hard, stru
 
 static int v2_set_memory(struct cr_cgroup *cg, uint64_t limit_bytes, struct cr_err *err)
 {
-    int rc = need(cg->sys->has[C_MEMORY] ? cg->dir[0] : NULL, C_MEMORY, err);
-    if (rc < 0)
-        return rc;
-    char buf[32];
-    if (limit_bytes == 0)
-        snprintf(buf, sizeof(buf), "max");
-    else
-        snprintf(buf, sizeof(buf), "%llu", (unsigned long long)limit_bytes);
-    return write_at(cg->dir[0], "memory.max", buf, err);
+    return write_limit(cg->sys->has[C_MEMORY] ? cg->dir[0] : NULL, C_MEMORY, "memory.max",
+                       limit_bytes, "max", err);
 }
 
 static int v2_set_pids(struct cr_cgroup *cg, uint64_t max, struct cr_err *err)
 {
-    return set_pids_max(cg->sys->has[C_PIDS] ? cg->dir[0] : NULL, max, err);
+    return write_limit(cg->sys->has[C_PIDS] ? cg->dir[0] : NULL, C_PIDS, "pids.max", max, "max",
+                       err);
 }
 
 static int v2_usage(struct cr_cgroup *cg, struct cr_cgroup_usage *u, struct cr_err *err)
