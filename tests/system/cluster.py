@@ -286,6 +286,23 @@ class Scheduler:
             if ev["type"] == etype and (pred is None or pred(ev)):
                 return ev
 
+    def expect_none(self, etype, seconds):
+        """Fail if an etype event arrives (or the stream closes) within seconds."""
+        deadline = time.time() + seconds
+        while True:
+            left = deadline - time.time()
+            if left <= 0:
+                return
+            try:
+                ev = self.events.get(timeout=left)
+            except queue.Empty:
+                return
+            if ev["type"] == "__CLOSED__":
+                self.events.put(ev)
+                raise AssertionError(f"stream closed while checking that no {etype} comes")
+            if ev["type"] == etype:
+                raise AssertionError(f"unexpected {etype} event: {ev}")
+
     def update(self, task_id, state=None, timeout=15):
         def match(ev):
             st = ev["update"]["status"]

@@ -117,9 +117,31 @@ def test_agent_files_api(cluster):
     assert r.status_code == 200 and isinstance(r.json(), list)
 
 
+def up_base_port():
+    """A base port P such that P, P+1, P+2 (agents) and P+20 (raft) are free, chosen below the
+    ephemeral range so that no client connection of another test holds one of them."""
+    import random
+    import socket
+    for _ in range(200):
+        base = random.randrange(20000, 30000)
+        socks = []
+        try:
+            for p in (base, base + 1, base + 2, base + 20):
+                s = socket.socket()
+                s.bind(("127.0.0.1", p))
+                socks.append(s)
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise AssertionError("no free port block for corral up")
+
+
 def test_corral_up(tmp_path):
     state = tmp_path / "state"
-    port = free_port()
+    port = up_base_port()
     env = dict(os.environ, CORRAL_STATE_DIR=str(state), **SAN_ENV)
     env.pop("CORRAL_MASTER", None)
     up = subprocess.Popen([CORRAL, "up", "--agents", "2", "--port", str(port)],
@@ -132,7 +154,12 @@ def test_corral_up(tmp_path):
             st = requests.get(url + "/master/state", timeout=2).json()
             return len([s for s in st["slaves"] if s["active"]]) == 2 and any(
                 t["state"] == "TASK_RUNNING" for f in st["frameworks"] for t in f["tasks"])
-        wait_for(ready, timeout=60, what="corral up: 2 agents and the example task running")
+        try:
+            wait_for(ready, timeout=60, what="corral up: 2 agents and the example task running")
+        except AssertionError:
+            if up.poll() is not None:
+                raise AssertionError(f"corral up exited {up.returncode}: {up.stdout.read()}")
+            raise
         # the verbs find the cluster through the state dir
         p = subprocess.run([CORRAL, "agents"], capture_output=True, text=True, timeout=20,
                            env=env)

@@ -160,13 +160,7 @@ def test_decline_filter_and_revive(cluster):
         r = s.call("DECLINE", {"offer_ids": [o["id"] for o in offers],
                                "filters": {"refuse_seconds": 60}})
         assert r.status_code == 202
-        # filtered: no offers for a while
-        try:
-            s.expect("OFFERS", timeout=1.5)
-            raise AssertionError("offer made despite the filter")
-        except AssertionError as e:
-            if "despite" in str(e):
-                raise
+        s.expect_none("OFFERS", 1.5)  # filtered: no offers for a while
         s.call("REVIVE", {})
         assert len(s.offers(timeout=5)) == 2
     finally:
@@ -180,12 +174,7 @@ def test_suppress_stops_offers(cluster):
         s.call("SUPPRESS", {})
         s.call("DECLINE", {"offer_ids": [o["id"] for o in offers],
                            "filters": {"refuse_seconds": 0}})
-        try:
-            s.expect("OFFERS", timeout=1.5)
-            raise AssertionError("offer made while suppressed")
-        except AssertionError as e:
-            if "while suppressed" in str(e):
-                raise
+        s.expect_none("OFFERS", 1.5)
         s.call("REVIVE", {})
         s.offers(timeout=5)
     finally:
