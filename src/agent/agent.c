@@ -26,6 +26,7 @@
 #include "agent/agent_internal.h"
 #include "agent/resources_detect.h"
 #include "base/flags.h"
+#include "isolate/cgroup.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "net/loop.h"
@@ -46,8 +47,32 @@ static const struct cr_flag agent_flags[] = {
      "replaces the detected one",
      0, 0},
     {"attributes", CR_FLAG_STRING, OFF(attributes), NULL, "attributes, e.g. rack:r1;zone:a", 0, 0},
-    {"isolation", CR_FLAG_STRING, OFF(isolation), "posix",
+    {"isolation", CR_FLAG_STRING, OFF(isolation), "auto",
      "isolators, comma-separated, in order (known: posix)", 0, 0},
+    {"executor-path", CR_FLAG_STRING, OFF(executor_path), NULL,
+     "the corral-executor program (default: next to this binary)", 0, 0},
+    {"executor-reregister-timeout", CR_FLAG_DURATION, OFF(executor_reregister_ms), "2secs",
+     "after a restart, a live executor that has not re-subscribed by then is killed", 0, 0},
+    {"executor-recovery-timeout", CR_FLAG_DURATION, OFF(executor_recovery_ms), "15mins",
+     "executors kill their task and exit when the agent is gone this long", 0, 0},
+    {"cgroups-mount", CR_FLAG_STRING, OFF(cgroups_mount), "/sys/fs/cgroup",
+     "where the cgroup hierarchies are mounted", 0, 0},
+    {"cgroups-root", CR_FLAG_STRING, OFF(cgroups_root), NULL,
+     "parent cgroup of this agent's containers (default: corral/agent-<hash of work dir>)", 0, 0},
+    {"cgroups-enable-cfs", CR_FLAG_BOOL, OFF(cgroups_enable_cfs), "false",
+     "cap every task's cpu time at its cpus (CFS quota), not only tasks with limits.cpus", 0, 0},
+    {"pids-limit", CR_FLAG_INT, OFF(pids_limit), "4096",
+     "most processes and threads per container (0 = unlimited)", 0, 1e9},
+    {"seccomp", CR_FLAG_BOOL, OFF(seccomp), "true",
+     "apply the default seccomp filter (Docker's default list) to tasks", 0, 0},
+    {"log-max-size", CR_FLAG_BYTES, OFF(log_max_size), "10MB",
+     "cap of each task's stdout and stderr; the older half is kept as stdout.1 (0 = no cap)", 0, 0},
+    {"gc-delay", CR_FLAG_DURATION, OFF(gc_delay_ms), "1weeks",
+     "keep a finished task's sandbox this long at most (less as the disk fills)", 0, 0},
+    {"gc-disk-headroom", CR_FLAG_DOUBLE, OFF(gc_disk_headroom), "0.1",
+     "share of the work dir's disk to keep free: sandboxes are removed sooner as usage nears "
+     "1 - headroom (age limit = gc-delay * max(0, 1 - headroom - usage))",
+     0, 1},
     {"log-level", CR_FLAG_STRING, OFF(log_level), "info", "debug, info, warn or error", 0, 0},
     {"config", CR_FLAG_STRING, OFF(config), NULL, "read flags from this file (name = value)", 0, 0},
     CR_FLAG_END,
@@ -65,7 +90,18 @@ static void options_copy(struct cr_agent_options *dst, const struct cr_agent_opt
     dst->resources = cr_xstrdup(src->resources);
     dst->attributes = cr_xstrdup(src->attributes);
     dst->log_level = cr_xstrdup(src->log_level);
-    dst->isolation = cr_xstrdup(src->isolation ? src->isolation : "posix");
+    dst->isolation = cr_xstrdup(src->isolation ? src->isolation : "auto");
+    dst->executor_path = cr_xstrdup(src->executor_path);
+    dst->executor_reregister_ms = src->executor_reregister_ms;
+    dst->executor_recovery_ms = src->executor_recovery_ms;
+    dst->cgroups_mount = cr_xstrdup(src->cgroups_mount ? src->cgroups_mount : "/sys/fs/cgroup");
+    dst->cgroups_root = cr_xstrdup(src->cgroups_root);
+    dst->cgroups_enable_cfs = src->cgroups_enable_cfs;
+    dst->pids_limit = src->pids_limit;
+    dst->seccomp = src->seccomp;
+    dst->log_max_size = src->log_max_size;
+    dst->gc_delay_ms = src->gc_delay_ms;
+    dst->gc_disk_headroom = src->gc_disk_headroom;
     dst->config = cr_xstrdup(src->config);
 }
 
@@ -79,6 +115,9 @@ static void options_release(struct cr_agent_options *o)
     free(o->attributes);
     free(o->log_level);
     free(o->isolation);
+    free(o->executor_path);
+    free(o->cgroups_mount);
+    free(o->cgroups_root);
     free(o->config);
     memset(o, 0, sizeof(*o));
 }
@@ -246,6 +285,17 @@ static void on_invalid_launch(const char *framework_id, const char *task_id, con
     agent_on_invalid_launch(ud, framework_id, task_id, why);
 }
 
+static void on_refused(const char *body, void *ud)
+{
+    struct cr_agent *a = ud;
+    CR_ERROR("the master refused this agent; fix --resources or remove the tasks named "
+             "error=\"%s\"",
+             body);
+    fprintf(stderr, "corral agent: %s\n", body);
+    a->refused = true;
+    uv_stop(a->loop);
+}
+
 static void on_disconnected(void *ud)
 {
     struct cr_agent *a = ud;
@@ -317,8 +367,78 @@ static void on_agent_closed(uv_handle_t *h)
     cr_resources_release(&a->resources);
     cr_attributes_release(&a->attributes);
     agent_strv_free(a->base_env);
+    free(a->launch_ms);
+    free(a->isolation);
+    free(a->cgroups_root);
+    free(a->executor_path);
     options_release(&a->opts);
     free(a);
+}
+
+/* "auto": every isolator this machine supports (all of them as root with cgroups). */
+static int resolve_isolation(struct cr_agent *a, struct cr_err *err)
+{
+    if (!a->opts.cgroups_root) {
+        uint32_t h = 2166136261u; /* FNV-1a of the work dir: one parent cgroup per agent */
+        for (const char *p = a->work_dir; *p; p++)
+            h = (h ^ (unsigned char)*p) * 16777619u;
+        a->cgroups_root = cr_xasprintf("corral/agent-%08x", h);
+    } else {
+        a->cgroups_root = cr_xstrdup(a->opts.cgroups_root);
+    }
+    if (strcmp(a->opts.isolation, "auto") != 0) {
+        a->isolation = cr_xstrdup(a->opts.isolation);
+        return 0;
+    }
+    struct cr_cgroup_system *sys = NULL;
+    struct cr_err cerr;
+    cr_err_clear(&cerr);
+    bool cgroups = geteuid() == 0 && cr_cgroup_detect(a->opts.cgroups_mount, &sys, &cerr) == 0;
+    cr_cgroup_system_free(sys);
+    if (geteuid() != 0) {
+        CR_WARN("not running as root: tasks get no cgroups, namespaces or seccomp (posix "
+                "isolation only)");
+        a->isolation = cr_xstrdup("posix");
+    } else if (!cgroups) {
+        CR_WARN("no usable cgroups, tasks run without resource limits error=\"%s\"", cerr.msg);
+        a->isolation = cr_xstrdup("posix,namespaces,filesystem,hardening");
+    } else {
+        a->isolation = cr_xstrdup("cgroups,namespaces,filesystem,hardening");
+    }
+    (void)err;
+    return 0;
+}
+
+/* The executor program: --executor-path, or corral-executor next to this binary. */
+static char *executor_program(const struct cr_agent *a)
+{
+    if (a->opts.executor_path)
+        return cr_xstrdup(a->opts.executor_path);
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0)
+        return cr_xstrdup("corral-executor");
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (slash)
+        *slash = '\0';
+    return cr_xasprintf("%s/corral-executor", self);
+}
+
+/* Containers of recovered tasks stay; every other container of this agent is an orphan. */
+static int recover_containers(struct cr_agent *a, struct cr_err *err)
+{
+    struct cr_container_ref *known = cr_xcalloc(a->ntasks + 1, sizeof(*known));
+    size_t n = 0;
+    for (const struct agent_task *t = a->tasks_head; t; t = t->next)
+        if (t->container_id && t->executor)
+            known[n++] =
+                (struct cr_container_ref){.container_id = t->container_id, .pid = t->task_pid};
+    int rc = cr_containerizer_recover(a->cz, known, n, err);
+    free(known);
+    if (rc < 0)
+        cr_err_wrap(err, "recover containers");
+    return rc;
 }
 
 int cr_agent_new(uv_loop_t *loop, const struct cr_agent_options *opts, struct cr_agent **out,
@@ -348,6 +468,11 @@ int cr_agent_new(uv_loop_t *loop, const struct cr_agent_options *opts, struct cr
     a->su_timer.data = a;
     a->su_timer_open = true;
     a->base_env = agent_base_env();
+    a->launch_ms = cr_xcalloc(CR_AGENT_LAUNCH_SAMPLES, sizeof(*a->launch_ms));
+    if (a->opts.executor_reregister_ms <= 0)
+        a->opts.executor_reregister_ms = 2000;
+    if (a->opts.executor_recovery_ms <= 0)
+        a->opts.executor_recovery_ms = 15 * 60 * 1000;
 
     int rc;
     char *meta = NULL;
@@ -368,6 +493,7 @@ int cr_agent_new(uv_loop_t *loop, const struct cr_agent_options *opts, struct cr
         goto fail;
     }
     a->agent_id = read_agent_id(a);
+    a->executor_path = executor_program(a);
 
     struct cr_machine_facts facts;
     if ((rc = cr_agent_probe_machine(a->work_dir, &facts, err)) < 0)
@@ -379,11 +505,25 @@ int cr_agent_new(uv_loop_t *loop, const struct cr_agent_options *opts, struct cr
         cr_err_wrap(err, "--attributes");
         goto fail;
     }
-    if ((rc = cr_containerizer_new(loop, a->opts.isolation, &a->cz, err)) < 0) {
+    if ((rc = resolve_isolation(a, err)) < 0)
+        goto fail;
+    struct cr_isolation_opts iso = {
+        .cgroups_mount = a->opts.cgroups_mount,
+        .cgroups_root = a->cgroups_root,
+        .cpu_hard_limit = a->opts.cgroups_enable_cfs,
+        .pids_limit = (uint64_t)a->opts.pids_limit,
+        .seccomp = a->opts.seccomp,
+    };
+    if ((rc = cr_containerizer_new(loop, a->isolation, &iso, &a->cz, err)) < 0) {
         cr_err_wrap(err, "--isolation");
         goto fail;
     }
-    if ((rc = cr_containerizer_recover(a->cz, NULL, 0, err)) < 0)
+    if ((rc = agent_ckpt_recover(a, err)) < 0)
+        goto fail;
+    agent_tasks_recovered(a);
+    if ((rc = recover_containers(a, err)) < 0)
+        goto fail;
+    if ((rc = agent_executors_listen(a, err)) < 0)
         goto fail;
     if ((rc = cr_http_client_new(loop, &a->client, err)) < 0)
         goto fail;
@@ -405,6 +545,7 @@ int cr_agent_new(uv_loop_t *loop, const struct cr_agent_options *opts, struct cr
         .on_disconnected = on_disconnected,
         .on_event = on_event,
         .on_invalid_launch = on_invalid_launch,
+        .on_refused = on_refused,
     };
     if ((rc = cr_master_link_new(loop, a->client, a->opts.master, &cbs, a, &a->link, err)) < 0)
         goto fail;
@@ -446,9 +587,15 @@ void cr_agent_free(struct cr_agent *a)
     a->http = NULL;
     cr_http_client_free(a->client);
     a->client = NULL;
-    if (a->cz && cr_containerizer_count(a->cz) > 0)
-        CR_INFO("leaving tasks running tasks=%zu", cr_containerizer_count(a->cz));
-    cr_containerizer_free(a->cz); /* releases containers without killing them */
+    if (a->ntasks > 0)
+        CR_INFO("leaving tasks running tasks=%zu", a->ntasks);
+    agent_executors_release(a); /* stops watching executors; never kills them */
+    if (a->journal) {
+        agent_ckpt_sync(a);
+        cr_journal_free(a->journal);
+        a->journal = NULL;
+    }
+    cr_containerizer_free(a->cz);
     a->cz = NULL;
     agent_tasks_release(a);
     cr_su_release(&a->su);
@@ -463,51 +610,23 @@ static void usage(FILE *out)
     fprintf(out, "usage: corral agent --master HOST:PORT [flags]\n\n"
                  "Runs an agent: offers this machine's resources to the master, runs tasks in\n"
                  "sandboxes under --work-dir and reports their status until acknowledged.\n"
-                 "Stopping the agent (SIGINT/SIGTERM) stops its tasks (TERM, grace period, KILL);\n"
-                 "a second signal exits at once.\n\nflags:\n");
+                 "Each task runs in its own container under its own corral-executor, so stopping\n"
+                 "or restarting the agent (SIGINT/SIGTERM, or a crash) leaves tasks running: the\n"
+                 "next agent on the same --work-dir re-adopts them from its checkpoint.\n\n"
+                 "flags:\n");
     cr_flags_usage(out, agent_flags);
 }
 
 struct shutdown {
     uv_loop_t *loop;
-    struct cr_agent *agent;
-    uv_timer_t timer;
-    int64_t deadline_ms;
-    bool draining;
 };
 
-static void drain_tick(uv_timer_t *t)
-{
-    struct shutdown *sd = t->data;
-    if (cr_containerizer_count(sd->agent->cz) == 0 || cr_now_ms() >= sd->deadline_ms) {
-        uv_timer_stop(t);
-        uv_stop(sd->loop);
-    }
-}
-
+/* Stop at once: tasks stay with their executors and are re-adopted by the next agent. */
 static void on_signal(int signum, void *ud)
 {
     struct shutdown *sd = ud;
-    if (sd->draining || !sd->agent || cr_containerizer_count(sd->agent->cz) == 0) {
-        CR_INFO("stopping signal=%d", signum);
-        uv_stop(sd->loop);
-        return;
-    }
-    sd->draining = true;
-    int64_t longest = 0;
-    for (struct agent_task *t = sd->agent->tasks_head; t; t = t->next) {
-        if (!t->container)
-            continue;
-        int64_t grace =
-            t->info.kill_grace_ms >= 0 ? t->info.kill_grace_ms : CR_AGENT_DEFAULT_GRACE_MS;
-        if (grace > longest)
-            longest = grace;
-        cr_container_stop(t->container, grace);
-    }
-    CR_INFO("stopping: killing tasks first signal=%d tasks=%zu", signum,
-            cr_containerizer_count(sd->agent->cz));
-    sd->deadline_ms = cr_now_ms() + longest + 2000;
-    uv_timer_start(&sd->timer, drain_tick, 20, 20);
+    CR_INFO("stopping, leaving tasks running signal=%d", signum);
+    uv_stop(sd->loop);
 }
 
 int cr_agent_main(int argc, char **argv)
@@ -547,8 +666,6 @@ int cr_agent_main(int argc, char **argv)
     struct cr_agent *agent = NULL;
     struct cr_loop_signals *sigs = NULL;
     struct shutdown sd = {.loop = &loop};
-    uv_timer_init(&loop, &sd.timer);
-    sd.timer.data = &sd;
     if (cr_loop_on_signals(&loop, on_signal, &sd, &sigs) < 0) {
         CR_ERROR("cannot install signal handlers");
         goto out;
@@ -558,11 +675,9 @@ int cr_agent_main(int argc, char **argv)
         fprintf(stderr, "corral agent: %s\n", err.msg);
         goto out;
     }
-    sd.agent = agent;
     uv_run(&loop, UV_RUN_DEFAULT);
-    rc = 0;
+    rc = agent->refused ? 1 : 0;
 out:
-    uv_close((uv_handle_t *)&sd.timer, NULL);
     cr_agent_free(agent);
     cr_loop_signals_free(sigs);
     cr_loop_close_all(&loop);

@@ -10,6 +10,7 @@
 #ifndef CR_AGENT_AGENT_H
 #define CR_AGENT_AGENT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -17,16 +18,28 @@
 
 /* The agent's settings; also the target of its flag table (strings owned). */
 struct cr_agent_options {
-    char *master;     /* "host:port[,host:port...]", required */
-    char *ip;         /* bind and advertise, default 127.0.0.1 */
-    int64_t port;     /* HTTP port, default 5051; 0 = any free port */
-    char *hostname;   /* advertised, default: the machine's */
-    char *work_dir;   /* default /var/lib/corral/agent */
-    char *resources;  /* Mesos text form, overrides detection per resource; may be NULL */
-    char *attributes; /* "rack:r1;zone:a"; may be NULL */
-    char *log_level;  /* debug|info|warn|error */
-    char *isolation;  /* comma-separated isolators, default "posix" */
-    char *config;     /* the --config file the flags came from (informational) */
+    char *master;        /* "host:port[,host:port...]", required */
+    char *ip;            /* bind and advertise, default 127.0.0.1 */
+    int64_t port;        /* HTTP port, default 5051; 0 = any free port */
+    char *hostname;      /* advertised, default: the machine's */
+    char *work_dir;      /* default /var/lib/corral/agent */
+    char *resources;     /* Mesos text form, overrides detection per resource; may be NULL */
+    char *attributes;    /* "rack:r1;zone:a"; may be NULL */
+    char *log_level;     /* debug|info|warn|error */
+    char *isolation;     /* comma-separated isolators, or "auto" (the default: every isolator
+                            this machine supports) */
+    char *executor_path; /* corral-executor; default: next to this binary */
+    int64_t executor_reregister_ms; /* a live executor must re-subscribe within this */
+    int64_t executor_recovery_ms;   /* executors give up on a missing agent after this */
+    char *cgroups_mount;            /* "/sys/fs/cgroup" */
+    char *cgroups_root;             /* parent cgroup of containers; default per work dir */
+    bool cgroups_enable_cfs;        /* hard cpu limit (CFS quota) for every task */
+    int64_t pids_limit;             /* pids.max per container, 0 = unlimited */
+    bool seccomp;                   /* default seccomp filter for tasks */
+    int64_t log_max_size;           /* cap of a task's stdout/stderr before rotation */
+    int64_t gc_delay_ms;            /* keep finished sandboxes at most this long */
+    double gc_disk_headroom;        /* 0..1: share of the disk that GC keeps free */
+    char *config;                   /* the --config file the flags came from (informational) */
 };
 
 struct cr_agent;

@@ -11,7 +11,9 @@
  *   master_link.c       SUBSCRIBE stream, redirects, backoff, pings, calls to the master
  *   protocol.c          the calls to the master (codecs: api/agent_proto.h)
  *   status_updates.c    per-task reliable status-update queues
- *   tasks.c             launch, kill, exit -> status updates, completion
+ *   tasks.c             launch, kill, executor updates -> status updates, completion
+ *   executors.c         one `corral-executor` per task: spawn, unix socket, supervision
+ *   recover.c           the checkpoint journal: records, replay at start, re-adoption
  *   task_env.c          a task's argv and environment
  *   http.c              /state, /health and routing of the agent's HTTP endpoints
  *   files.c             /files/browse and /files/read, confined to the work dir
@@ -26,6 +28,7 @@
 #include <uv.h>
 
 #include "agent/agent.h"
+#include "agent/checkpoint.h"
 #include "agent/master_link.h"
 #include "agent/protocol.h"
 #include "agent/status_updates.h"
@@ -39,6 +42,7 @@
 #define CR_AGENT_MAX_STATUSES 16       /* statuses kept per task (the latest ones) */
 #define CR_AGENT_DEFAULT_GRACE_MS 3000 /* kill grace period without a kill policy */
 #define CR_AGENT_SU_TICK_MS 1000       /* status-update retry granularity */
+#define CR_AGENT_LAUNCH_SAMPLES 4096   /* launch latencies kept for /metrics/snapshot */
 
 struct agent_framework {
     char *id; /* owned; the map key */
@@ -63,13 +67,36 @@ struct agent_task {
     char *container_id;              /* owned or NULL (never containerized) */
     char *directory;                 /* owned: the sandbox (run dir), or NULL */
     char *user;                      /* owned or NULL */
-    struct cr_container *container;  /* while the process lives, else NULL */
+    struct agent_executor *executor; /* while the executor process may live, else NULL */
+    pid_t task_pid;                  /* the task's host pid as its executor reported, or 0 */
+    pid_t executor_pid;              /* from the checkpoint, until re-adopted */
+    bool launch_sent;                /* the executor has been given the task */
+    bool kill_pending;               /* KILL to forward once the executor subscribes */
+    int64_t kill_pending_grace_ms;
     enum cr_task_state state;        /* latest state generated */
     struct cr_task_status *statuses; /* owned; oldest first, at most CR_AGENT_MAX_STATUSES */
     size_t nstatuses;
     bool kill_requested;
     int64_t kill_grace_ms; /* from the KILL, or -1 */
-    double launched_at;    /* epoch seconds */
+    double launched_at;    /* epoch seconds (the agent received LAUNCH) */
+};
+
+/* One executor process (its task's keeper); see executors.c. */
+struct agent_executor {
+    struct cr_agent *agent;
+    struct agent_executor *prev, *next; /* a->executors */
+    struct agent_task *task;            /* NULL once the task record is gone */
+    char *key;                          /* owned: the task key */
+    char *container_id;                 /* owned */
+    pid_t pid;
+    bool is_child;                /* spawned by this agent process (it must reap it) */
+    int pidfd;                    /* -1 if none */
+    uv_poll_t poll;               /* readable when the process exits */
+    bool poll_open;               /* the poll handle is initialised and not yet closed */
+    bool exited;                  /* the process is gone */
+    struct agent_exec_conn *conn; /* the subscribed connection, or NULL */
+    uv_timer_t timer;             /* re-subscription deadline after an agent restart */
+    bool timer_open;
 };
 
 struct cr_agent {
@@ -88,7 +115,18 @@ struct cr_agent {
 
     struct cr_http_server *http;
     struct cr_http_client *client;
-    struct cr_containerizer *cz;
+    struct cr_containerizer *cz;      /* the isolators, for recovery, usage and cleanup */
+    char *isolation;                  /* resolved --isolation (owned) */
+    char *cgroups_root;               /* resolved --cgroups-root (owned) */
+    char *executor_path;              /* owned */
+    char *socket_path;                /* owned: <work-dir>/executor.sock */
+    uv_pipe_t *exec_server;           /* owned (closed with free) */
+    struct agent_executor *executors; /* every executor process known */
+    struct agent_exec_conn *conns;    /* every executor connection */
+    struct cr_journal *journal;       /* the checkpoint */
+    bool recovering;                  /* replaying the journal */
+    double *launch_ms;                /* ring of recent launch latencies (ms) */
+    size_t nlaunch_ms, launch_ms_next;
     struct cr_master_link *link;
     struct cr_status_updates su;
     uv_timer_t su_timer;
@@ -101,6 +139,7 @@ struct cr_agent {
     struct agent_task **completed; /* ring of CR_AGENT_MAX_COMPLETED */
     size_t completed_start, ncompleted;
     bool stopping;
+    bool refused; /* the master refused this agent for good: exit non-zero */
 };
 
 /* ---- agent.c ---- */
@@ -126,6 +165,63 @@ void agent_on_acknowledged(struct cr_agent *a, const struct cr_agent_event *ev);
 const struct cr_task_status *agent_task_latest(const struct agent_task *t);
 /* The i-th completed task, oldest first (i < a->ncompleted). */
 struct agent_task *agent_completed_at(const struct cr_agent *a, size_t i);
+
+/* Replay: an active task from its checkpoint record (NULL if already active). */
+struct agent_task *agent_task_restore(struct cr_agent *a, const char *framework_id,
+                                      const char *task_id, const struct cr_framework_info *fi,
+                                      const struct cr_task_info *info);
+/* Replay: a status of t; pending = not yet acknowledged (queued for the master again). */
+void agent_task_restore_status(struct cr_agent *a, struct agent_task *t,
+                               const struct cr_task_status *s, bool pending);
+/* Replay: t left the active set ("done"). */
+void agent_task_forget(struct cr_agent *a, struct agent_task *t);
+/* Tasks that were running when the agent (re)started: called after the journal replay. */
+void agent_tasks_recovered(struct cr_agent *a);
+/* An executor sent a status update for t (status borrowed; uuid set). */
+void agent_on_executor_update(struct cr_agent *a, struct agent_task *t,
+                              const struct cr_task_status *status, pid_t task_pid);
+/* t's executor is gone; if the task had not ended it is failed with reason/message. */
+void agent_on_executor_gone(struct cr_agent *a, struct agent_task *t, enum cr_task_reason reason,
+                            const char *message);
+/* Find an active task by key. */
+struct agent_task *agent_task_find(struct cr_agent *a, const char *key);
+/* A task with its latest update acknowledged and no executor leaves the active set. */
+void agent_task_maybe_complete(struct cr_agent *a, struct agent_task *t);
+/* Generate an update from the agent itself for t (SOURCE_AGENT). */
+void agent_task_emit(struct cr_agent *a, struct agent_task *t, enum cr_task_state state,
+                     enum cr_task_source source, enum cr_task_reason reason, const char *message);
+
+/* ---- executors.c ---- */
+
+/* Listen on <work-dir>/executor.sock. Returns 0 or -errno with err. */
+int agent_executors_listen(struct cr_agent *a, struct cr_err *err);
+/* Start t's executor (t->directory and t->container_id set). Returns 0 or -errno. */
+int agent_executor_spawn(struct cr_agent *a, struct agent_task *t, struct cr_err *err);
+/* Re-adopt a live executor of a recovered task (pid from the checkpoint; 0 = unknown). */
+void agent_executor_adopt(struct cr_agent *a, struct agent_task *t, pid_t pid);
+/* Ask t's executor to kill the task (now, or when it subscribes). */
+void agent_executor_kill(struct cr_agent *a, struct agent_task *t, int64_t grace_ms);
+/* The executor may forget an update: it is in the checkpoint. */
+void agent_executor_ack(struct cr_agent *a, const char *key, const char *task_id,
+                        const unsigned char uuid[16]);
+/* Close the server and connections and stop watching executors (never kills them). */
+void agent_executors_release(struct cr_agent *a);
+
+/* ---- recover.c ---- */
+
+/* Open the journal, replay it into tasks and frameworks, compact it. Returns 0 or -errno. */
+int agent_ckpt_recover(struct cr_agent *a, struct cr_err *err);
+/* Checkpoint records (buffered; agent_ckpt_sync / the deferred sync make them durable). */
+void agent_ckpt_task(struct cr_agent *a, const struct agent_task *t);
+void agent_ckpt_executor(struct cr_agent *a, const struct agent_task *t, pid_t pid);
+void agent_ckpt_update(struct cr_agent *a, const struct agent_task *t,
+                       const struct cr_task_status *s);
+void agent_ckpt_ack(struct cr_agent *a, const struct agent_task *t, const unsigned char uuid[16]);
+void agent_ckpt_done(struct cr_agent *a, const struct agent_task *t);
+/* Make the buffered records durable now. Returns 0 or -errno (logged). */
+int agent_ckpt_sync(struct cr_agent *a);
+/* ... or at the end of this loop turn, then call done(ud, rc). */
+void agent_ckpt_sync_later(struct cr_agent *a, cr_journal_done_fn done, void *ud);
 
 /* ---- task_env.c ---- */
 

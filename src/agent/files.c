@@ -2,7 +2,9 @@
  * files.c - /files/browse and /files/read, confined to the work dir (see files.h).
  *
  * Called on the loop thread for each request. Reads are bounded (CR_FILES_READ_MAX)
- * and opens are non-blocking (a FIFO in a sandbox cannot stall the agent).
+ * and opens are non-blocking (a FIFO in a sandbox cannot stall the agent). Answers carry
+ * the file's inode besides Mesos' fields, so a reader can tell that a task log was
+ * rotated (renamed to stdout.1, a new stdout created) between two reads.
  */
 #include "agent/files.h"
 
@@ -224,6 +226,7 @@ static json_t *file_info(const char *path, const struct stat *st, struct owner_c
     json_object_set_new(o, "mode", json_string(cr_files_mode_string(st->st_mode, mode)));
     json_object_set_new(o, "uid", json_string(oc->uname));
     json_object_set_new(o, "gid", json_string(oc->gname));
+    json_object_set_new(o, "inode", json_integer((json_int_t)st->st_ino));
     return o;
 }
 
@@ -411,6 +414,8 @@ int cr_files_read(const char *root, const char *path, const char *offset_text,
     }
     int64_t size = (int64_t)st.st_size;
     json_t *o = json_object();
+    /* The file actually read: a reader following a rotated log tells files apart by it. */
+    json_object_set_new(o, "inode", json_integer((json_int_t)st.st_ino));
     if (offset == -1) {
         json_object_set_new(o, "data", json_string(""));
         json_object_set_new(o, "offset", json_integer((json_int_t)size));

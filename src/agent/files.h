@@ -29,8 +29,9 @@ int cr_files_resolve(const char *root, const char *path, char **out, struct cr_e
 
 /*
  * /files/browse?path=DIR: a JSON array of {path, nlink, size, mtime, mode ("drwxr-xr-x"),
- * uid, gid (names when known)} for the entries of DIR (symlinks shown as links, not
- * followed), or of the single file if path is a file. *out is an owned reference.
+ * uid, gid (names when known), inode} for the entries of DIR (symlinks shown as links,
+ * not followed), or of the single file if path is a file. *out is an owned reference.
+ * inode is Corral's addition to Mesos' fields (see cr_files_read).
  */
 int cr_files_browse(const char *root, const char *path, json_t **out, struct cr_err *err);
 
@@ -41,7 +42,13 @@ int cr_files_browse(const char *root, const char *path, json_t **out, struct cr_
  * offset}; an offset at or past the end answers no data. The data is the file's bytes
  * with invalid UTF-8 bytes replaced by '?' (one byte each, so offset + length of data
  * stays exact) and a multi-byte character cut by the window left for the next read.
- * offset_text/length_text are the raw query values (NULL if absent).
+ * Every answer also holds "inode": the inode number of the file that was read (as a
+ * JSON integer; compare for equality only). A task log rotated between two reads (path
+ * renamed to path.1, a fresh path created) answers another inode, which tells a reader
+ * following the log to finish path.1 from its offset and go on from 0 in the new path
+ * (`corral logs -f`); a shrinking size alone cannot tell a rotation once the new file
+ * has grown past the old offset. offset_text/length_text are the raw query values
+ * (NULL if absent).
  */
 int cr_files_read(const char *root, const char *path, const char *offset_text,
                   const char *length_text, json_t **out, struct cr_err *err);

@@ -424,11 +424,18 @@ static void stream_done(int rc, const char *msg, const struct cr_http_response *
     }
     free(location);
     (void)resp;
+    char *refusal = cr_xstrdup(link->error_body.data ? link->error_body.data : "");
     link->abort_requested = false;
     cr_buf_release(&link->error_body);
     cr_buf_init(&link->error_body);
     if (was_connected && link->cbs.on_disconnected)
         link->cbs.on_disconnected(link->ud);
+    if (!redirected && rc >= 0 && status == 409 && link->cbs.on_refused) {
+        link->cbs.on_refused(refusal, link->ud);
+        free(refusal);
+        return;
+    }
+    free(refusal);
     if (!link->closing && !link->stream)
         schedule_retry(link, redirected);
 }

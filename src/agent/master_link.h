@@ -48,6 +48,9 @@ struct cr_master_link_callbacks {
     /* A LAUNCH that failed to parse but names its framework and task (all borrowed). */
     void (*on_invalid_launch)(const char *framework_id, const char *task_id, const char *why,
                               void *ud);
+    /* The master refused this agent for good (409: its new resources no longer hold its
+     * running tasks); body borrowed. The link stops retrying. May be NULL (retry). */
+    void (*on_refused)(const char *body, void *ud);
 };
 
 /*

@@ -208,9 +208,23 @@ static void task_record_status(struct agent_task *t, const struct cr_task_status
         t->nstatuses++;
 }
 
-/* Generate a status update for t with a fresh uuid and queue it. */
-static void task_emit(struct cr_agent *a, struct agent_task *t, enum cr_task_state state,
-                      enum cr_task_source source, enum cr_task_reason reason, const char *message)
+/* Keep s as t's latest status, checkpoint it and queue it for the master. */
+static void task_accept_status(struct cr_agent *a, struct agent_task *t,
+                               const struct cr_task_status *s)
+{
+    t->state = s->state;
+    task_record_status(t, s);
+    CR_LOG(cr_task_state_is_terminal(s->state) && s->state != CR_TASK_FINISHED ? CR_LOG_INFO
+                                                                               : CR_LOG_DEBUG,
+           "task status task=%s framework=%s state=%s%s%s", t->task_id, t->framework_id,
+           cr_task_state_name(s->state), s->message ? " message=" : "",
+           s->message ? s->message : "");
+    agent_ckpt_update(a, t, s);
+    agent_send_status(a, t->framework_id, s);
+}
+
+void agent_task_emit(struct cr_agent *a, struct agent_task *t, enum cr_task_state state,
+                     enum cr_task_source source, enum cr_task_reason reason, const char *message)
 {
     struct cr_task_status s;
     memset(&s, 0, sizeof(s));
@@ -220,69 +234,127 @@ static void task_emit(struct cr_agent *a, struct agent_task *t, enum cr_task_sta
     s.source = source;
     s.reason = reason;
     s.agent_id = a->agent_id;
-    s.executor_id = t->container_id ? t->task_id : NULL;
+    s.executor_id = t->executor ? t->task_id : NULL;
     s.timestamp = cr_wall_seconds();
     s.has_uuid = true;
     cr_random_bytes(s.uuid, sizeof(s.uuid));
     s.healthy = -1;
     s.container_id = t->container_id;
-    t->state = state;
-    task_record_status(t, &s);
-    CR_LOG(cr_task_state_is_terminal(state) && state != CR_TASK_FINISHED ? CR_LOG_INFO
-                                                                         : CR_LOG_DEBUG,
-           "task status task=%s framework=%s state=%s%s%s", t->task_id, t->framework_id,
-           cr_task_state_name(state), message ? " message=" : "", message ? message : "");
-    agent_send_status(a, t->framework_id, &s);
+    task_accept_status(a, t, &s);
+    agent_ckpt_sync_later(a, NULL, NULL);
 }
 
-/* ------------------------------------------------------------------ containers */
-
-static const char *signal_name(int sig, char *buf, size_t size)
+struct agent_task *agent_task_find(struct cr_agent *a, const char *key)
 {
-    const char *abbrev = sigabbrev_np(sig);
-    if (abbrev)
-        snprintf(buf, size, "SIG%s", abbrev);
-    else
-        snprintf(buf, size, "signal %d", sig);
-    return buf;
+    return cr_map_get(&a->tasks, key);
 }
 
-static void on_started(struct cr_container *c, void *ud)
+/* ------------------------------------------------------------------ executors */
+
+static bool task_has_uuid(const struct agent_task *t, const unsigned char uuid[16])
 {
-    struct agent_task *t = ud;
-    (void)c;
-    task_emit(t->agent, t, CR_TASK_RUNNING, CR_SOURCE_EXECUTOR, CR_REASON_NONE, NULL);
+    for (size_t i = 0; i < t->nstatuses; i++)
+        if (t->statuses[i].has_uuid && memcmp(t->statuses[i].uuid, uuid, 16) == 0)
+            return true;
+    return false;
 }
 
-static void on_exited(struct cr_container *c, const struct cr_container_exit *ex, void *ud)
+/* Record the agent's launch latency (LAUNCH received -> the task's exec). */
+static void note_launch_latency(struct cr_agent *a, const struct agent_task *t, double exec_at)
 {
-    struct agent_task *t = ud;
-    struct cr_agent *a = t->agent;
-    (void)c;
-    t->container = NULL;
-    char msg[320], sig[32];
-    enum cr_task_state state;
-    enum cr_task_reason reason = CR_REASON_NONE;
-    if (!ex->launched) {
-        state = CR_TASK_FAILED;
-        reason = CR_REASON_CONTAINER_LAUNCH_FAILED;
-        snprintf(msg, sizeof(msg), "Failed to %s", ex->error);
-    } else {
-        if (ex->signaled)
-            snprintf(msg, sizeof(msg), "Command terminated with signal %s",
-                     signal_name(ex->code, sig, sizeof(sig)));
-        else if (ex->code < 0)
-            snprintf(msg, sizeof(msg), "Command exited with an unknown status");
-        else
-            snprintf(msg, sizeof(msg), "Command exited with status %d", ex->code);
-        if (t->kill_requested)
-            state = CR_TASK_KILLED;
-        else if (!ex->signaled && ex->code == 0)
-            state = CR_TASK_FINISHED;
-        else
-            state = CR_TASK_FAILED;
+    if (!a->launch_ms || exec_at <= 0 || exec_at < t->launched_at)
+        return;
+    a->launch_ms[a->launch_ms_next] = (exec_at - t->launched_at) * 1000.0;
+    a->launch_ms_next = (a->launch_ms_next + 1) % CR_AGENT_LAUNCH_SAMPLES;
+    if (a->nlaunch_ms < CR_AGENT_LAUNCH_SAMPLES)
+        a->nlaunch_ms++;
+}
+
+struct exec_ack {
+    struct cr_agent *a;
+    char *key;
+    char *task_id;
+    unsigned char uuid[16];
+};
+
+static void on_update_durable(void *ud, int rc)
+{
+    struct exec_ack *k = ud;
+    if (rc == 0)
+        agent_executor_ack(k->a, k->key, k->task_id, k->uuid);
+    /* else: the executor keeps the update and re-sends it when it re-subscribes */
+    free(k->key);
+    free(k->task_id);
+    free(k);
+}
+
+void agent_on_executor_update(struct cr_agent *a, struct agent_task *t,
+                              const struct cr_task_status *status, pid_t task_pid)
+{
+    if (task_pid > 0)
+        t->task_pid = task_pid;
+    struct exec_ack *k = cr_xcalloc(1, sizeof(*k));
+    k->a = a;
+    k->key = cr_xstrdup(t->key);
+    k->task_id = cr_xstrdup(t->task_id);
+    memcpy(k->uuid, status->uuid, 16);
+    if (task_has_uuid(t, status->uuid)) {
+        /* A re-sent update the checkpoint already holds (at least once: acknowledge again). */
+        agent_ckpt_sync_later(a, on_update_durable, k);
+        return;
     }
-    task_emit(a, t, state, CR_SOURCE_EXECUTOR, reason, msg);
+    if (cr_task_state_is_terminal(t->state)) {
+        CR_WARN("ignoring an executor update after the task ended task=%s state=%s", t->task_id,
+                cr_task_state_name(status->state));
+        agent_ckpt_sync_later(a, on_update_durable, k);
+        return;
+    }
+    struct cr_task_status s;
+    memset(&s, 0, sizeof(s));
+    if (cr_task_status_copy(&s, status) < 0) {
+        on_update_durable(k, -ENOMEM);
+        return;
+    }
+    free(s.agent_id);
+    s.agent_id = cr_xstrdup(a->agent_id);
+    if (!s.executor_id)
+        s.executor_id = cr_xstrdup(t->task_id);
+    if (!s.container_id)
+        s.container_id = cr_xstrdup(t->container_id);
+    s.source = CR_SOURCE_EXECUTOR;
+    if (s.state == CR_TASK_RUNNING && t->state == CR_TASK_STARTING)
+        note_launch_latency(a, t, s.timestamp);
+    task_accept_status(a, t, &s);
+    cr_task_status_release(&s);
+    agent_ckpt_sync_later(a, on_update_durable, k);
+}
+
+void agent_on_executor_gone(struct cr_agent *a, struct agent_task *t, enum cr_task_reason reason,
+                            const char *message)
+{
+    if (t->container_id && !cr_task_state_is_terminal(t->state)) {
+        struct cr_err err;
+        cr_err_clear(&err);
+        if (cr_containerizer_destroy(a->cz, t->container_id, &err) < 0)
+            CR_ERROR("cannot clean up the container of a lost executor task=%s container=%s "
+                     "error=\"%s\"",
+                     t->task_id, t->container_id, err.msg);
+    }
+    if (!cr_task_state_is_terminal(t->state))
+        agent_task_emit(a, t,
+                        t->kill_pending || t->kill_requested ? CR_TASK_KILLED : CR_TASK_FAILED,
+                        CR_SOURCE_AGENT, reason, message);
+    agent_task_maybe_complete(a, t);
+}
+
+void agent_task_maybe_complete(struct cr_agent *a, struct agent_task *t)
+{
+    if (t->executor || !cr_task_state_is_terminal(t->state))
+        return;
+    if (cr_su_stream_find(&a->su, t->framework_id, t->task_id))
+        return; /* updates still waiting for the framework's acknowledgement */
+    agent_ckpt_done(a, t);
+    task_complete(a, t);
 }
 
 /* Create <work>/slaves/<agent>/frameworks/<fw>/executors/<task>/runs/<cid> + runs/latest. */
@@ -321,52 +393,85 @@ static void launch_container(struct cr_agent *a, struct agent_task *t)
     char uuid[37];
     cr_uuid_text(uuid);
     t->container_id = cr_xstrdup(uuid);
-    if (make_sandbox(a, t, &err) < 0) {
-        char msg[320];
-        snprintf(msg, sizeof(msg), "Failed to create sandbox: %s", cr_err_msg(&err));
-        task_emit(a, t, CR_TASK_FAILED, CR_SOURCE_AGENT, CR_REASON_CONTAINER_LAUNCH_FAILED, msg);
-        return;
-    }
     char **argv = NULL, **envp = NULL;
     if (agent_task_command(a, t, &argv, &envp, &err) < 0) {
         char msg[320];
         snprintf(msg, sizeof(msg), "Task is invalid: %s", cr_err_msg(&err));
-        task_emit(a, t, CR_TASK_ERROR, CR_SOURCE_AGENT, CR_REASON_TASK_INVALID, msg);
+        agent_task_emit(a, t, CR_TASK_ERROR, CR_SOURCE_AGENT, CR_REASON_TASK_INVALID, msg);
         return;
     }
-    char *out_path = cr_xasprintf("%s/stdout", t->directory);
-    char *err_path = cr_xasprintf("%s/stderr", t->directory);
-    t->user = cr_xstrdup(t->info.command.user);
-    struct cr_launch_spec spec = {
-        .container_id = t->container_id,
-        .sandbox = t->directory,
-        .program = t->info.command.shell ? "/bin/sh" : t->info.command.value,
-        .argv = (const char *const *)argv,
-        .envp = (const char *const *)envp,
-        .stdout_path = out_path,
-        .stderr_path = err_path,
-        .user = t->user,
-        .resources = &t->info.resources,
-        .on_started = on_started,
-        .on_exited = on_exited,
-        .ud = t,
-    };
-    struct cr_container *c = NULL;
-    int rc = cr_containerizer_launch(a->cz, &spec, &c, &err);
     agent_strv_free(argv);
     agent_strv_free(envp);
-    free(out_path);
-    free(err_path);
-    if (rc < 0) {
+    if (make_sandbox(a, t, &err) < 0) {
         char msg[320];
-        snprintf(msg, sizeof(msg), "Failed to launch container: %s", cr_err_msg(&err));
-        task_emit(a, t, CR_TASK_FAILED, CR_SOURCE_AGENT, CR_REASON_CONTAINER_LAUNCH_FAILED, msg);
+        snprintf(msg, sizeof(msg), "Failed to create sandbox: %s", cr_err_msg(&err));
+        agent_task_emit(a, t, CR_TASK_FAILED, CR_SOURCE_AGENT, CR_REASON_CONTAINER_LAUNCH_FAILED,
+                        msg);
         return;
     }
-    t->container = c;
-    CR_DEBUG("task launched task=%s framework=%s container=%s pid=%d", t->task_id, t->framework_id,
-             t->container_id, (int)cr_container_pid(c));
-    task_emit(a, t, CR_TASK_STARTING, CR_SOURCE_EXECUTOR, CR_REASON_NONE, NULL);
+    t->user = cr_xstrdup(t->info.command.user);
+    /* The task must be in the checkpoint before anything of it runs. */
+    agent_ckpt_task(a, t);
+    if (agent_ckpt_sync(a) < 0) {
+        agent_task_emit(a, t, CR_TASK_FAILED, CR_SOURCE_AGENT, CR_REASON_CONTAINER_LAUNCH_FAILED,
+                        "Failed to checkpoint the task (see the agent's log)");
+        return;
+    }
+    if (agent_executor_spawn(a, t, &err) < 0) {
+        char msg[320];
+        snprintf(msg, sizeof(msg), "Failed to launch the executor: %s", cr_err_msg(&err));
+        agent_task_emit(a, t, CR_TASK_FAILED, CR_SOURCE_AGENT, CR_REASON_CONTAINER_LAUNCH_FAILED,
+                        msg);
+        return;
+    }
+}
+
+static void task_minimal_info(const struct cr_agent *a, struct agent_task *t);
+
+/* ------------------------------------------------------------------ recovery */
+
+struct agent_task *agent_task_restore(struct cr_agent *a, const char *framework_id,
+                                      const char *task_id, const struct cr_framework_info *fi,
+                                      const struct cr_task_info *info)
+{
+    char *key = cr_agent_task_key(framework_id, task_id);
+    if (cr_map_get(&a->tasks, key)) {
+        free(key);
+        return NULL;
+    }
+    struct agent_task *t = task_new(a, key, framework_id, task_id, fw_get(a, framework_id, fi));
+    if (cr_task_info_copy(&t->info, info) == 0)
+        t->has_info = true;
+    else
+        task_minimal_info(a, t);
+    return t;
+}
+
+void agent_task_restore_status(struct cr_agent *a, struct agent_task *t,
+                               const struct cr_task_status *s, bool pending)
+{
+    t->state = s->state;
+    task_record_status(t, s);
+    if (pending)
+        cr_su_add(&a->su, t->framework_id, s, cr_now_ms());
+}
+
+void agent_task_forget(struct cr_agent *a, struct agent_task *t)
+{
+    task_complete(a, t);
+}
+
+void agent_tasks_recovered(struct cr_agent *a)
+{
+    struct agent_task *t = a->tasks_head;
+    while (t) {
+        struct agent_task *next = t->next;
+        if (t->executor_pid > 0 || !cr_task_state_is_terminal(t->state))
+            agent_executor_adopt(a, t, t->executor_pid); /* may complete t */
+        else
+            agent_task_maybe_complete(a, t);
+        t = next;
+    }
 }
 
 /* ------------------------------------------------------------------ events */
@@ -405,7 +510,7 @@ void agent_on_invalid_launch(struct cr_agent *a, const char *framework_id, const
     task_minimal_info(a, t);
     char msg[320];
     snprintf(msg, sizeof(msg), "Task is invalid: %s", why);
-    task_emit(a, t, CR_TASK_ERROR, CR_SOURCE_AGENT, CR_REASON_TASK_INVALID, msg);
+    agent_task_emit(a, t, CR_TASK_ERROR, CR_SOURCE_AGENT, CR_REASON_TASK_INVALID, msg);
 }
 
 void agent_on_launch(struct cr_agent *a, const struct cr_agent_event *ev)
@@ -429,26 +534,26 @@ void agent_on_launch(struct cr_agent *a, const struct cr_agent_event *ev)
                  "Task is invalid: its task or framework id cannot name a "
                  "sandbox directory: %s",
                  cr_err_msg(&verr));
-        task_emit(a, t, CR_TASK_ERROR, CR_SOURCE_AGENT, CR_REASON_TASK_INVALID, msg);
+        agent_task_emit(a, t, CR_TASK_ERROR, CR_SOURCE_AGENT, CR_REASON_TASK_INVALID, msg);
         return;
     }
     if (cr_task_info_copy(&t->info, &ev->task) < 0) {
         task_minimal_info(a, t);
-        task_emit(a, t, CR_TASK_FAILED, CR_SOURCE_AGENT, CR_REASON_CONTAINER_LAUNCH_FAILED,
-                  "Failed to launch: out of memory");
+        agent_task_emit(a, t, CR_TASK_FAILED, CR_SOURCE_AGENT, CR_REASON_CONTAINER_LAUNCH_FAILED,
+                        "Failed to launch: out of memory");
         return;
     }
     t->has_info = true;
     if (cr_task_info_validate(&t->info, &verr) < 0) {
         char msg[320];
         snprintf(msg, sizeof(msg), "Task is invalid: %s", cr_err_msg(&verr));
-        task_emit(a, t, CR_TASK_ERROR, CR_SOURCE_AGENT, CR_REASON_TASK_INVALID, msg);
+        agent_task_emit(a, t, CR_TASK_ERROR, CR_SOURCE_AGENT, CR_REASON_TASK_INVALID, msg);
         return;
     }
     if (t->info.executor) {
-        task_emit(a, t, CR_TASK_ERROR, CR_SOURCE_AGENT, CR_REASON_TASK_INVALID,
-                  "Task is invalid: custom executors are not supported yet "
-                  "(TaskInfo.executor); use TaskInfo.command");
+        agent_task_emit(a, t, CR_TASK_ERROR, CR_SOURCE_AGENT, CR_REASON_TASK_INVALID,
+                        "Task is invalid: custom executors are not supported yet "
+                        "(TaskInfo.executor); use TaskInfo.command");
         return;
     }
     launch_container(a, t);
@@ -466,19 +571,14 @@ static int64_t kill_grace(const struct agent_task *t, int64_t requested_ms)
 static void kill_task(struct cr_agent *a, struct agent_task *t, int64_t grace_ms)
 {
     int64_t grace = kill_grace(t, grace_ms);
-    if (t->kill_requested) {
+    if (t->kill_requested)
         CR_INFO("task already being killed task=%s grace_ms=%lld", t->task_id, (long long)grace);
-        cr_container_stop(t->container, grace); /* can only bring the SIGKILL closer */
-        return;
-    }
+    else
+        CR_INFO("killing task task=%s framework=%s grace_ms=%lld", t->task_id, t->framework_id,
+                (long long)grace);
     t->kill_requested = true;
     t->kill_grace_ms = grace;
-    if (t->fw->has_info && (t->fw->info.capabilities & CR_FWCAP_TASK_KILLING_STATE) &&
-        (t->state == CR_TASK_STARTING || t->state == CR_TASK_RUNNING))
-        task_emit(a, t, CR_TASK_KILLING, CR_SOURCE_EXECUTOR, CR_REASON_NONE, NULL);
-    CR_INFO("killing task task=%s framework=%s grace_ms=%lld", t->task_id, t->framework_id,
-            (long long)grace);
-    cr_container_stop(t->container, grace);
+    agent_executor_kill(a, t, grace);
 }
 
 /* The most recent completed record of a task, or NULL. */
@@ -498,7 +598,7 @@ void agent_on_kill(struct cr_agent *a, const struct cr_agent_event *ev)
     struct agent_task *t = cr_map_get(&a->tasks, key);
     if (t) {
         free(key);
-        if (t->container)
+        if (!cr_task_state_is_terminal(t->state))
             kill_task(a, t, ev->kill_grace_ms);
         else
             CR_INFO("KILL of a task that already ended; its terminal update is pending task=%s "
@@ -541,7 +641,7 @@ void agent_on_shutdown_framework(struct cr_agent *a, const struct cr_agent_event
 {
     size_t n = 0;
     for (struct agent_task *t = a->tasks_head; t; t = t->next) {
-        if (strcmp(t->framework_id, ev->framework_id) != 0 || !t->container)
+        if (strcmp(t->framework_id, ev->framework_id) != 0 || cr_task_state_is_terminal(t->state))
             continue;
         kill_task(a, t, -1);
         n++;
@@ -561,11 +661,13 @@ void agent_on_acknowledged(struct cr_agent *a, const struct cr_agent_event *ev)
         CR_DEBUG("ignoring acknowledgement of an older update task=%s", ev->task_id);
         return;
     }
-    if (!cr_task_state_is_terminal(acked))
-        return;
     char *key = cr_agent_task_key(ev->framework_id, ev->task_id);
     struct agent_task *t = cr_map_get(&a->tasks, key);
     free(key);
-    if (t && !t->container && cr_task_state_is_terminal(t->state))
-        task_complete(a, t);
+    if (!t)
+        return;
+    agent_ckpt_ack(a, t, ev->uuid);
+    agent_ckpt_sync_later(a, NULL, NULL);
+    if (cr_task_state_is_terminal(acked))
+        agent_task_maybe_complete(a, t);
 }

@@ -21,6 +21,7 @@ static const struct {
     {"exec", cr_cli_exec_main, "run a command as a task and wait for it to end"},
     {"logs", cr_cli_logs_main, "print a task's stdout or stderr (-f to follow)"},
     {"kill", cr_cli_kill_main, "kill a task and wait until it has stopped"},
+    {"top", cr_cli_top_main, "show the cpu and memory of running tasks (--once: one table)"},
 };
 
 void cr_cli_usage(FILE *out)

@@ -10,7 +10,7 @@
 #include <stdio.h>
 
 /*
- * Run verb argv[0] ("up", "agents", "tasks", "exec", "logs", "kill") with its flags.
+ * Run verb argv[0] ("up", "agents", "tasks", "exec", "logs", "kill", "top") with its flags.
  * Returns the process exit code: 0 success, 1 failure, 2 usage error (including an
  * unknown verb), 130 interrupted.
  */

@@ -8,6 +8,16 @@
  * and completed_tasks; a command task's executor id is its task id); then
  * GET /files/read?path=<dir>/stdout&offset=N&length=N answers {"data": "...", "offset": N},
  * and offset=-1 answers the file's size in "offset" (Mesos semantics).
+ *
+ * Rotation: the executor caps each stream and renames a full <dir>/stdout to stdout.1
+ * before starting a new stdout. Answers carry the inode of the file read (Corral's
+ * addition), so the reader keeps (inode, offset) of the file it follows: when "stdout"
+ * answers another inode, the followed file is now stdout.1; what is left of it is read
+ * from the old offset (checking that stdout.1 is indeed that inode), then the new stdout
+ * from 0. More than one rotation between two polls loses the files in between, which is
+ * said on stderr. Without inodes (an older agent) a size below the offset is taken as a
+ * rotation. Plain `corral logs` prints stdout.1 then stdout; --tail N takes lines from
+ * the end of stdout.1 when stdout has fewer than N.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -40,16 +50,18 @@ static void usage(FILE *out, const struct cr_cli_opt *opts)
     cr_cli_opts_usage(out, opts);
 }
 
-/* The file of one task on one agent. */
+/* The log of one task on one agent. */
 struct log_file {
     char *agent; /* "ip:port" */
-    char *path;  /* absolute path on the agent */
+    char *path;  /* absolute path on the agent: <sandbox>/stdout */
+    char *path1; /* the rotated file: <sandbox>/stdout.1 */
 };
 
 static void log_file_release(struct log_file *f)
 {
     free(f->agent);
     free(f->path);
+    free(f->path1);
 }
 
 /* Does executor ex run task_id (by executor id or in its task lists)? */
@@ -151,10 +163,10 @@ static int locate(const char *master, const char *task_id, bool use_stderr, stru
     if (rc == 0) {
         const char *dir = find_sandbox(agent_state, task_id, executor, framework_id);
         if (dir) {
-            free(f->agent);
-            free(f->path);
+            log_file_release(f);
             f->agent = cr_xstrdup(addr);
             f->path = cr_xasprintf("%s/%s", dir, use_stderr ? "stderr" : "stdout");
+            f->path1 = cr_xasprintf("%s.1", f->path);
         } else {
             rc = cr_err_set(err, is_over ? -ENOENT : -EAGAIN,
                             "agent %s has no sandbox for task '%s' (%s)", addr, task_id,
@@ -167,15 +179,31 @@ static int locate(const char *master, const char *task_id, bool use_stderr, stru
     return rc;
 }
 
-/*
- * GET /files/read: offset -1 asks for the size (in *size_out). Otherwise the bytes go to
- * *data (owned) and *len. Returns 0, -ENOENT when the agent has no such file, or another
- * negative code with err filled.
- */
-static int read_file(const struct log_file *f, int64_t offset, int64_t length, char **data,
-                     size_t *len, int64_t *size_out, struct cr_err *err)
+/* One /files/read answer. */
+struct answer {
+    char *data; /* owned, NUL-terminated; NULL when only the size was asked for */
+    size_t len;
+    int64_t offset; /* the offset read from, or the size for offset -1 */
+    int64_t inode;  /* of the file read, or -1 if the agent did not say */
+};
+
+static void answer_release(struct answer *a)
 {
-    char *escaped = cr_cli_url_escape(f->path);
+    free(a->data);
+    memset(a, 0, sizeof(*a));
+}
+
+/*
+ * GET /files/read of path on f's agent: offset -1 asks for the size (in a->offset).
+ * Returns 0 with *a filled (release it), -ENOENT when the agent has no such file, or
+ * another negative code with err filled.
+ */
+static int read_file(const struct log_file *f, const char *file, int64_t offset, int64_t length,
+                     struct answer *a, struct cr_err *err)
+{
+    memset(a, 0, sizeof(*a));
+    a->inode = -1;
+    char *escaped = cr_cli_url_escape(file);
     char *path = cr_xasprintf("/files/read?path=%s&offset=%lld&length=%lld", escaped,
                               (long long)offset, (long long)length);
     free(escaped);
@@ -189,19 +217,19 @@ static int read_file(const struct log_file *f, int64_t offset, int64_t length, c
         return rc;
     if (status == 404) {
         free(body);
-        return cr_err_set(err, -ENOENT, "agent %s has no file '%s'", f->agent, f->path);
+        return cr_err_set(err, -ENOENT, "agent %s has no file '%s'", f->agent, file);
     }
     if (status != 200) {
         size_t n = strcspn(body, "\n");
         cr_err_set(err, -EPROTO, "agent %s answered %d to reading '%s': %.*s", f->agent, status,
-                   f->path, (int)(n > 200 ? 200 : n), body);
+                   file, (int)(n > 200 ? 200 : n), body);
         free(body);
         return -EPROTO;
     }
     json_t *j = cr_cli_json_parse(body, body_len, err);
     free(body);
     if (!j)
-        return cr_err_wrap(err, "agent %s answered reading '%s' with", f->agent, f->path);
+        return cr_err_wrap(err, "agent %s answered reading '%s' with", f->agent, file);
     json_t *jdata = json_object_get(j, "data");
     json_t *joff = json_object_get(j, "offset");
     if (!json_is_string(jdata) || !json_is_integer(joff)) {
@@ -209,91 +237,261 @@ static int read_file(const struct log_file *f, int64_t offset, int64_t length, c
         return cr_err_set(err, -EPROTO,
                           "agent %s answered reading '%s' without \"data\" and "
                           "\"offset\"",
-                          f->agent, f->path);
+                          f->agent, file);
     }
-    if (size_out)
-        *size_out = json_integer_value(joff);
-    if (data) {
-        *len = json_string_length(jdata);
-        *data = cr_xmalloc(*len + 1);
-        memcpy(*data, json_string_value(jdata), *len);
-        (*data)[*len] = '\0';
+    a->offset = json_integer_value(joff);
+    json_t *jino = json_object_get(j, "inode");
+    if (json_is_integer(jino))
+        a->inode = json_integer_value(jino);
+    if (offset >= 0) {
+        a->len = json_string_length(jdata);
+        a->data = cr_xmalloc(a->len + 1);
+        memcpy(a->data, json_string_value(jdata), a->len);
+        a->data[a->len] = '\0';
     }
     json_decref(j);
     return 0;
 }
 
-/* Read [start, end) into buf. Returns 0 or negative with err. Stops early at a short file. */
-static int read_range(const struct log_file *f, int64_t start, int64_t end, struct cr_buf *buf,
-                      struct cr_err *err)
+static void print_bytes(const char *data, size_t len)
 {
-    int64_t pos = start;
-    while (pos < end) {
-        int64_t want = end - pos < CHUNK_BYTES ? end - pos : CHUNK_BYTES;
-        char *data = NULL;
-        size_t len = 0;
-        int rc = read_file(f, pos, want, &data, &len, NULL, err);
+    if (len > 0) {
+        fwrite(data, 1, len, stdout);
+        fflush(stdout);
+    }
+}
+
+/* Where the reader is: a file known by its inode (-1: not known yet), and an offset. */
+struct cursor {
+    int64_t inode;
+    int64_t offset;
+};
+
+/* Does an answer come from the file the cursor is on? Unknown inodes always match. */
+static bool same_file(int64_t known, int64_t answered)
+{
+    return known < 0 || answered < 0 || known == answered;
+}
+
+/*
+ * Print file from *offset to its end, as long as it is the file *inode (-1: whatever
+ * file answers first, whose inode is then stored in *inode). Returns 0 at its end, 1 when
+ * file is another one now (its inode in *other; nothing of it is printed), or a negative
+ * code with err. Sets *got when anything was printed.
+ */
+static int drain(const struct log_file *f, const char *file, int64_t *inode, int64_t *offset,
+                 int64_t *other, bool *got, struct cr_err *err)
+{
+    for (;;) {
+        struct answer a;
+        int rc = read_file(f, file, *offset, CHUNK_BYTES, &a, err);
         if (rc < 0)
             return rc;
-        cr_buf_append(buf, data, len);
-        free(data);
+        if (*inode < 0) {
+            *inode = a.inode;
+        } else if (!same_file(*inode, a.inode)) {
+            *other = a.inode;
+            answer_release(&a);
+            return 1;
+        }
+        print_bytes(a.data, a.len);
+        size_t len = a.len;
+        answer_release(&a);
         if (len == 0)
-            break;
+            return 0;
+        *got = true;
+        *offset += (int64_t)len;
+        if (cr_cli_signal)
+            return 0;
+    }
+}
+
+/*
+ * The file at c has been rotated to path1: print the rest of it from c->offset, if
+ * path1 is indeed that file. Returns 0 (whatever could be printed was) or a negative
+ * code with err for a failure to reach the agent.
+ */
+static int finish_rotated(const struct log_file *f, const struct cursor *c, bool *got,
+                          struct cr_err *err)
+{
+    int64_t offset = c->offset, inode = c->inode, other = -1;
+    int rc = drain(f, f->path1, &inode, &offset, &other, got, err);
+    if (rc == 1 || rc == -ENOENT) {
+        fflush(stdout);
+        fprintf(stderr,
+                "corral logs: '%s' was rotated more than once between two reads; some output "
+                "was skipped\n",
+                f->path);
+        return 0;
+    }
+    return rc;
+}
+
+/*
+ * Print what is new in the followed file, following rotations. Sets *got when anything
+ * was printed. Returns 0, -ENOENT when there is no file yet, or another negative code.
+ */
+static int catch_up(const struct log_file *f, struct cursor *c, bool *got, struct cr_err *err)
+{
+    *got = false;
+    for (int rotations = 0;; rotations++) {
+        int64_t other = -1;
+        int rc = drain(f, f->path, &c->inode, &c->offset, &other, got, err);
+        if (rc <= 0)
+            return rc;
+        /* "stdout" is a new file: the one followed is stdout.1 now (or gone). */
+        if ((rc = finish_rotated(f, c, got, err)) < 0)
+            return rc;
+        c->inode = other;
+        c->offset = 0;
+        if (cr_cli_signal || rotations > 100)
+            return 0;
+    }
+}
+
+/* The size and inode of file (-ENOENT when absent). */
+static int stat_file(const struct log_file *f, const char *file, int64_t *size, int64_t *inode,
+                     struct cr_err *err)
+{
+    struct answer a;
+    int rc = read_file(f, file, -1, -1, &a, err);
+    if (rc < 0)
+        return rc;
+    *size = a.offset;
+    *inode = a.inode;
+    answer_release(&a);
+    return 0;
+}
+
+/*
+ * A followed file smaller than the offset: truncated in place (same inode), or, from an
+ * agent that sends no inodes, rotated (print what is left of stdout.1). Either way go on
+ * from 0. (A file that is another inode is left to catch_up.)
+ */
+static void check_shrunk(const struct log_file *f, struct cursor *c)
+{
+    int64_t size = 0, inode = -1;
+    struct cr_err err = {0};
+    if (stat_file(f, f->path, &size, &inode, &err) < 0 || size >= c->offset ||
+        !same_file(c->inode, inode))
+        return;
+    fflush(stdout);
+    if (c->inode < 0 && inode < 0) {
+        fprintf(stderr, "corral logs: '%s' was rotated; reading it from the start\n", f->path);
+        bool got = false;
+        finish_rotated(f, c, &got, &err);
+    } else {
+        fprintf(stderr, "corral logs: '%s' was truncated; reading it from the start\n", f->path);
+    }
+    c->offset = 0;
+}
+
+/*
+ * Print everything the task's stream still has: stdout.1 (unless it is the file stdout
+ * was a moment ago), then stdout. c ends at the end of stdout.
+ */
+static int print_all(const struct log_file *f, struct cursor *c, struct cr_err *err)
+{
+    int64_t size = 0;
+    int rc = stat_file(f, f->path, &size, &c->inode, err);
+    if (rc < 0)
+        return rc;
+    c->offset = 0;
+    int64_t size1 = 0, inode1 = -1, off1 = 0, other = -1;
+    struct cr_err err1 = {0};
+    bool got = false;
+    if (stat_file(f, f->path1, &size1, &inode1, &err1) == 0 && (inode1 < 0 || inode1 != c->inode))
+        drain(f, f->path1, &inode1, &off1, &other, &got, &err1);
+    return catch_up(f, c, &got, err);
+}
+
+/*
+ * Read the last window bytes (or all) of file ending at size into buf; *start gets where
+ * it begins. Returns 0, 1 when file is no longer the one with inode, or negative.
+ */
+static int read_window(const struct log_file *f, const char *file, int64_t inode, int64_t size,
+                       int64_t window, struct cr_buf *buf, int64_t *start, struct cr_err *err)
+{
+    *start = size > window ? size - window : 0;
+    int64_t pos = *start;
+    cr_buf_release(buf);
+    while (pos < size) {
+        int64_t want = size - pos < CHUNK_BYTES ? size - pos : CHUNK_BYTES;
+        struct answer a;
+        int rc = read_file(f, file, pos, want, &a, err);
+        if (rc < 0)
+            return rc;
+        if (!same_file(inode, a.inode)) {
+            answer_release(&a);
+            return 1;
+        }
+        cr_buf_append(buf, a.data, a.len);
+        size_t len = a.len;
+        answer_release(&a);
+        if (len == 0)
+            break; /* shorter than it said (or a character cut at the end) */
         pos += (int64_t)len;
     }
     return 0;
 }
 
-/* Print the last n lines; *offset becomes the size at that time. */
-static int print_tail(const struct log_file *f, size_t n, int64_t *offset, struct cr_err *err)
+/*
+ * Print the last n lines of the stream: of stdout, preceded by the end of stdout.1 when
+ * stdout alone has fewer lines. c ends at the end of what was read of stdout.
+ */
+static int print_tail(const struct log_file *f, size_t n, struct cursor *c, struct cr_err *err)
 {
-    int64_t size = 0;
-    int rc = read_file(f, -1, -1, NULL, NULL, &size, err);
-    if (rc < 0)
-        return rc;
-    for (int64_t window = TAIL_WINDOW;; window *= 4) {
-        int64_t start = size > window ? size - window : 0;
-        struct cr_buf buf;
-        cr_buf_init(&buf);
-        rc = read_range(f, start, size, &buf, err);
-        if (rc < 0) {
-            cr_buf_release(&buf);
-            return rc;
-        }
-        bool found = false;
-        size_t from = cr_cli_tail_start(buf.data ? buf.data : "", buf.len, n, &found);
-        if (found || start == 0 || window >= TAIL_WINDOW_MAX) {
-            fwrite(buf.data ? buf.data + from : "", 1, buf.len - from, stdout);
-            fflush(stdout);
-            *offset = start + (int64_t)buf.len;
-            cr_buf_release(&buf);
-            return 0;
-        }
-        cr_buf_release(&buf);
-    }
-}
-
-/* Print everything from *offset on, advancing it. Sets *got when anything was printed. */
-static int print_from(const struct log_file *f, int64_t *offset, bool *got, struct cr_err *err)
-{
-    *got = false;
-    for (;;) {
-        char *data = NULL;
-        size_t len = 0;
-        int rc = read_file(f, *offset, CHUNK_BYTES, &data, &len, NULL, err);
+    for (int attempt = 0;; attempt++) {
+        int64_t size = 0;
+        int rc = stat_file(f, f->path, &size, &c->inode, err);
         if (rc < 0)
             return rc;
-        if (len > 0) {
-            fwrite(data, 1, len, stdout);
-            fflush(stdout);
-            *got = true;
+        struct cr_buf buf = {0};
+        int64_t start = 0;
+        bool found = false;
+        size_t from = 0;
+        for (int64_t window = TAIL_WINDOW;; window *= 4) {
+            if ((rc = read_window(f, f->path, c->inode, size, window, &buf, &start, err)) != 0)
+                break;
+            from = cr_cli_tail_start(buf.data ? buf.data : "", buf.len, n, &found);
+            if (found || start == 0 || window >= TAIL_WINDOW_MAX)
+                break;
         }
-        free(data);
-        if (len == 0)
-            return 0;
-        *offset += (int64_t)len;
-        if (cr_cli_signal)
-            return 0;
+        if (rc == 1 && attempt < 3) { /* rotated meanwhile: start over */
+            cr_buf_release(&buf);
+            continue;
+        }
+        if (rc < 0 || rc == 1) {
+            cr_buf_release(&buf);
+            return rc < 0 ? rc : cr_err_set(err, -EAGAIN, "'%s' keeps rotating", f->path);
+        }
+        c->offset = start + (int64_t)buf.len;
+        int64_t size1 = 0, inode1 = -1;
+        struct cr_err err1 = {0};
+        if (!found && start == 0 && n > 0 && stat_file(f, f->path1, &size1, &inode1, &err1) == 0 &&
+            (inode1 < 0 || inode1 != c->inode)) {
+            /* stdout has fewer than n lines: the rest comes from the end of stdout.1. */
+            struct cr_buf older = {0};
+            int64_t start1 = 0;
+            for (int64_t window = TAIL_WINDOW;; window *= 4) {
+                if (read_window(f, f->path1, inode1, size1, window, &older, &start1, &err1) != 0)
+                    break;
+                cr_buf_append(&older, buf.data ? buf.data : "", buf.len);
+                const char *text = older.data ? older.data : "";
+                size_t from1 = cr_cli_tail_start(text, older.len, n, &found);
+                if (found || start1 == 0 || window >= TAIL_WINDOW_MAX) {
+                    print_bytes(text + from1, older.len - from1);
+                    cr_buf_release(&older);
+                    cr_buf_release(&buf);
+                    return 0;
+                }
+            }
+            cr_buf_release(&older);
+            /* stdout.1 could not be read: stdout alone it is */
+        }
+        print_bytes(buf.data ? buf.data + from : "", buf.len - from);
+        cr_buf_release(&buf);
+        return 0;
     }
 }
 
@@ -310,7 +508,8 @@ static int task_is_over(const char *master, const char *task_id)
     return over;
 }
 
-static int follow(const char *master, const char *task_id, const struct log_file *f, int64_t offset)
+static int follow(const char *master, const char *task_id, const struct log_file *f,
+                  struct cursor *c)
 {
     unsigned idle = FOLLOW_STATE_EVERY - 1; /* the first idle poll asks for the state */
     bool over = false;
@@ -320,7 +519,7 @@ static int follow(const char *master, const char *task_id, const struct log_file
             return CR_CLI_EXIT_INTERRUPTED;
         struct cr_err err = {0};
         bool got = false;
-        int rc = print_from(f, &offset, &got, &err);
+        int rc = catch_up(f, c, &got, &err);
         if (cr_cli_signal)
             return CR_CLI_EXIT_INTERRUPTED;
         if (rc < 0 && rc != -ENOENT) {
@@ -340,13 +539,8 @@ static int follow(const char *master, const char *task_id, const struct log_file
         if (++idle % FOLLOW_STATE_EVERY != 0)
             continue;
         over = task_is_over(master, task_id) == 1;
-        /* A file smaller than what was read has been rotated: start over. */
-        int64_t size = 0;
-        if (read_file(f, -1, -1, NULL, NULL, &size, &err) == 0 && size < offset) {
-            fflush(stdout);
-            fprintf(stderr, "corral logs: '%s' was rotated; reading it from the start\n", f->path);
-            offset = 0;
-        }
+        if (rc == 0)
+            check_shrunk(f, c);
     }
 }
 
@@ -387,13 +581,11 @@ int cr_cli_logs_main(int argc, char **argv)
         goto out;
     }
 
-    int64_t offset = 0;
+    struct cursor c = {.inode = -1, .offset = 0};
     if (tail >= 0)
-        rc = print_tail(&f, (size_t)tail, &offset, &err);
-    else {
-        bool got = false;
-        rc = print_from(&f, &offset, &got, &err);
-    }
+        rc = print_tail(&f, (size_t)tail, &c, &err);
+    else
+        rc = print_all(&f, &c, &err);
     if (rc == -ENOENT && is_follow) {
         rc = 0; /* not written yet: follow waits for it */
     } else if (rc == -ENOENT) {
@@ -408,7 +600,7 @@ int cr_cli_logs_main(int argc, char **argv)
     if (cr_cli_signal)
         code = CR_CLI_EXIT_INTERRUPTED;
     else if (is_follow)
-        code = follow(master, task_id, &f, offset);
+        code = follow(master, task_id, &f, &c);
 out:
     fflush(stdout);
     log_file_release(&f);

@@ -25,4 +25,7 @@ int cr_cli_logs_main(int argc, char **argv);
 /* corral kill: kill a task through the operator API (kill.c). */
 int cr_cli_kill_main(int argc, char **argv);
 
+/* corral top: per-task cpu and memory from the agents' /monitor/statistics (top.c). */
+int cr_cli_top_main(int argc, char **argv);
+
 #endif

@@ -174,6 +174,21 @@ static int read_u64_at(const char *dir, const char *file, uint64_t *out, struct 
     return 0;
 }
 
+/* An optional single-number file: *found false when it is missing or not a plain number
+ * ("max", "-1"). */
+static int read_opt_u64(const char *dir, const char *file, uint64_t *out, bool *found,
+                        struct cr_err *err)
+{
+    char *text CR_AUTOFREE = NULL;
+    *found = false;
+    int rc = read_kv(dir, file, &text, err);
+    if (rc < 0)
+        return rc;
+    if (text && parse_u64(text, out))
+        *found = true;
+    return 0;
+}
+
 static int parse_pids(const char *text, const char *path, pid_t **pids, size_t *n,
                       struct cr_err *err)
 {
@@ -224,8 +239,9 @@ static void sleep_ms(long ms)
 
 #define KILL_DEADLINE_MS 2000
 
-/* SIGKILL each pid listed in dir/file; *n_out = how many were listed. */
-static int kill_listed(const char *dir, const char *file, size_t *n_out, struct cr_err *err)
+/* Send signo to each pid listed in dir/file; *n_out = how many were listed. */
+static int kill_listed(const char *dir, const char *file, int signo, size_t *n_out,
+                       struct cr_err *err)
 {
     pid_t *pids CR_AUTOFREE = NULL;
     size_t n;
@@ -233,7 +249,7 @@ static int kill_listed(const char *dir, const char *file, size_t *n_out, struct 
     if (rc < 0)
         return rc;
     for (size_t i = 0; i < n; i++)
-        if (kill(pids[i], SIGKILL) < 0 && errno != ESRCH)
+        if (kill(pids[i], signo) < 0 && errno != ESRCH)
             return cr_err_sys(err, -errno, "kill pid %d", (int)pids[i]);
     *n_out = n;
     return 0;
@@ -391,6 +407,17 @@ static int v1_usage(struct cr_cgroup *cg, struct cr_cgroup_usage *u, struct cr_e
             if (kv_find(text, "throttled_time", &ns))
                 u->cpu_throttled_secs = (double)ns / 1e9;
         }
+        /* A quota of -1 (no cap) does not parse as a number: fall back to the shares. */
+        uint64_t quota = 0, period = 0, shares = 0;
+        bool has_quota, has_period, has_shares;
+        if ((rc = read_opt_u64(dir, "cpu.cfs_quota_us", &quota, &has_quota, err)) < 0 ||
+            (rc = read_opt_u64(dir, "cpu.cfs_period_us", &period, &has_period, err)) < 0 ||
+            (rc = read_opt_u64(dir, "cpu.shares", &shares, &has_shares, err)) < 0)
+            return rc;
+        if (has_quota && has_period && period > 0)
+            u->cpu_limit = (double)quota / (double)period;
+        else if (has_shares)
+            u->cpu_limit = (double)shares / 1024.0;
     }
     if ((dir = v1_dir(cg, C_MEMORY))) {
         if ((rc = read_u64_at(dir, "memory.usage_in_bytes", &u->mem_current_bytes, err)) < 0)
@@ -409,6 +436,10 @@ static int v1_usage(struct cr_cgroup *cg, struct cr_cgroup_usage *u, struct cr_e
             return rc;
         if (oom)
             kv_find(oom, "oom_kill", &u->oom_kills); /* kernel >= 4.13 */
+        bool found;
+        if ((rc = read_opt_u64(dir, "memory.max_usage_in_bytes", &u->mem_max_bytes, &found, err)) <
+            0)
+            return rc;
     }
     return 0;
 }
@@ -441,7 +472,7 @@ static int v1_kill_all(struct cr_cgroup *cg, struct cr_err *err)
         if (fz && (rc = v1_freeze(fz, "FROZEN", err)) < 0)
             return rc;
         /* With the group frozen nothing can fork between the read and the kills. */
-        rc = kill_listed(fz ? fz : list, fz ? "tasks" : "cgroup.procs", &n, err);
+        rc = kill_listed(fz ? fz : list, fz ? "tasks" : "cgroup.procs", SIGKILL, &n, err);
         int trc = fz ? v1_freeze(fz, "THAWED", rc < 0 ? NULL : err) : 0;
         if (rc < 0)
             return rc;
@@ -590,6 +621,20 @@ static int v2_usage(struct cr_cgroup *cg, struct cr_cgroup_usage *u, struct cr_e
     kv_find(text, "nr_throttled", &u->cpu_nr_throttled);
     if (kv_find(text, "throttled_usec", &us))
         u->cpu_throttled_secs = (double)us / 1e6;
+    if (cg->sys->has[C_CPU]) {
+        /* cpu.max is "<quota> <period>" or "max <period>" (no cap: the weight says). */
+        char *max CR_AUTOFREE = NULL;
+        uint64_t quota, period, weight;
+        bool has_weight;
+        if ((rc = read_kv(dir, "cpu.max", &max, err)) < 0 ||
+            (rc = read_opt_u64(dir, "cpu.weight", &weight, &has_weight, err)) < 0)
+            return rc;
+        const char *space = max ? strchr(max, ' ') : NULL;
+        if (space && parse_u64(max, &quota) && parse_u64(space + 1, &period) && period > 0)
+            u->cpu_limit = (double)quota / (double)period;
+        else if (has_weight)
+            u->cpu_limit = (double)weight * 1024.0 / 100.0 / 1024.0;
+    }
     if (cg->sys->has[C_MEMORY]) {
         if ((rc = read_u64_at(dir, "memory.current", &u->mem_current_bytes, err)) < 0)
             return rc;
@@ -604,6 +649,9 @@ static int v2_usage(struct cr_cgroup *cg, struct cr_cgroup_usage *u, struct cr_e
             return rc;
         if (ev)
             kv_find(ev, "oom_kill", &u->oom_kills);
+        bool found;
+        if ((rc = read_opt_u64(dir, "memory.peak", &u->mem_max_bytes, &found, err)) < 0)
+            return rc;
     }
     return 0;
 }
@@ -624,7 +672,7 @@ static int v2_kill_all(struct cr_cgroup *cg, struct cr_err *err)
         return rc;
     for (;;) {
         size_t n = 0;
-        rc = kill_listed(dir, "cgroup.procs", &n, err);
+        rc = kill_listed(dir, "cgroup.procs", SIGKILL, &n, err);
         if (rc < 0 || n == 0)
             break;
         sleep_ms(2);
@@ -931,4 +979,78 @@ int cr_cgroup_kill_all(struct cr_cgroup *cg, struct cr_err *err)
     if (rc < 0)
         cr_err_wrap(err, "kill processes of cgroup '%s'", cg->name);
     return rc < 0 ? rc : 0;
+}
+
+int cr_cgroup_signal(struct cr_cgroup *cg, int signo, struct cr_err *err)
+{
+    int rc;
+    const char *dir = cg->sys->ops->procs_dir(cg);
+    char *kill_path CR_AUTOFREE = cr_xasprintf("%s/cgroup.kill", dir);
+    size_t n = 0;
+    if (signo == SIGKILL && cg->sys->ops->version == CR_CGROUP_V2 && path_exists(kill_path))
+        rc = write_file(kill_path, "1", err);
+    else
+        rc = kill_listed(dir, "cgroup.procs", signo, &n, err);
+    if (rc < 0)
+        cr_err_wrap(err, "signal processes of cgroup '%s'", cg->name);
+    return rc < 0 ? rc : 0;
+}
+
+void cr_cgroup_procs_paths(const struct cr_cgroup *cg, char ***paths, size_t *n)
+{
+    *paths = cr_xcalloc(cg->n_dir + 1, sizeof(char *));
+    for (size_t i = 0; i < cg->n_dir; i++)
+        (*paths)[i] = cr_xasprintf("%s/cgroup.procs", cg->dir[i]);
+    *n = cg->n_dir;
+}
+
+int cr_cgroup_children(struct cr_cgroup_system *sys, const char *name, char ***names, size_t *n,
+                       struct cr_err *err)
+{
+    *names = NULL;
+    *n = 0;
+    if (!name_ok(name))
+        return cr_err_set(err, -EINVAL, "list children of cgroup '%s': bad name",
+                          name ? name : "(null)");
+    size_t ndirs = sys->ops->version == CR_CGROUP_V2 ? 1 : sys->n_hier;
+    size_t len = 0, cap = 8;
+    char **out = cr_xcalloc(cap, sizeof(char *));
+    for (size_t h = 0; h < ndirs; h++) {
+        const char *base = sys->ops->version == CR_CGROUP_V2 ? sys->root : sys->hier[h];
+        char *dir CR_AUTOFREE = cr_xasprintf("%s/%s", base, name);
+        DIR *d = opendir(dir);
+        if (!d) {
+            if (errno == ENOENT)
+                continue;
+            int rc = -errno;
+            for (size_t i = 0; i < len; i++)
+                free(out[i]);
+            free(out);
+            return cr_err_sys(err, rc, "list children of cgroup '%s': open '%s'", name, dir);
+        }
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            if (e->d_name[0] == '.')
+                continue;
+            char *sub CR_AUTOFREE = cr_xasprintf("%s/%s", dir, e->d_name);
+            struct stat st;
+            if (lstat(sub, &st) < 0 || !S_ISDIR(st.st_mode))
+                continue;
+            bool seen = false;
+            for (size_t i = 0; i < len && !seen; i++)
+                seen = strcmp(out[i], e->d_name) == 0;
+            if (seen)
+                continue;
+            if (len + 1 >= cap) {
+                cap *= 2;
+                out = cr_xrealloc(out, cap * sizeof(char *));
+            }
+            out[len++] = cr_xstrdup(e->d_name);
+            out[len] = NULL;
+        }
+        closedir(d);
+    }
+    *names = out;
+    *n = len;
+    return 0;
 }

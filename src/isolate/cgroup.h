@@ -51,6 +51,10 @@ struct cr_cgroup_usage {
     uint64_t mem_current_bytes; /* memory.usage_in_bytes / memory.current */
     uint64_t mem_rss_bytes;     /* memory.stat total_rss|rss (v1) / anon (v2) */
     uint64_t mem_limit_bytes;   /* memory.limit_in_bytes / memory.max; 0 = unlimited */
+    uint64_t mem_max_bytes;     /* peak: memory.max_usage_in_bytes / memory.peak (v2, Linux
+                                   >= 5.19); 0 when the kernel does not say */
+    double cpu_limit;           /* cpus the group may use: quota / period when capped, else
+                                   its weight as cpus (shares / 1024); 0 when unknown */
     uint64_t oom_kills;         /* memory.oom_control / memory.events oom_kill */
     uint32_t processes;         /* entries in cgroup.procs */
 };
@@ -126,6 +130,29 @@ int cr_cgroup_pids(struct cr_cgroup *cg, pid_t **pids, size_t *n, struct cr_err 
  * before it is reaped). Returns -EBUSY naming a pid if processes remain at the deadline.
  */
 int cr_cgroup_kill_all(struct cr_cgroup *cg, struct cr_err *err);
+
+/*
+ * Send signo to every process in the cgroup, once, without waiting (for a kill that must
+ * not block the caller's loop; cr_cgroup_kill_all() is the thorough one). On v2 with
+ * cgroup.kill a SIGKILL is one write, atomic against forks. Processes that vanish
+ * meanwhile are fine.
+ */
+int cr_cgroup_signal(struct cr_cgroup *cg, int signo, struct cr_err *err);
+
+/*
+ * The absolute paths of the cgroup's cgroup.procs files: one per v1 hierarchy, one on
+ * v2. Writing a pid into each joins the cgroup. *paths is owned (free each, then the
+ * array); *n is set.
+ */
+void cr_cgroup_procs_paths(const struct cr_cgroup *cg, char ***paths, size_t *n);
+
+/*
+ * The names of the child cgroups of name ("corral" -> "web.1", "web.2"), the union over
+ * every hierarchy; a parent that does not exist has none. *names is owned (free each,
+ * then the array; may be non-NULL with *n == 0).
+ */
+int cr_cgroup_children(struct cr_cgroup_system *sys, const char *name, char ***names, size_t *n,
+                       struct cr_err *err);
 
 /* v1 cpu.shares for cpus_milli: 1024 per cpu, clamped to the kernel's [2, 262144]. */
 uint64_t cr_cgroup_cpu_shares(uint64_t cpus_milli);

@@ -1,6 +1,7 @@
 /*
  * containerizer.c - fork/exec of containers with isolator hooks, pidfd-based waiting,
- * group kills with a grace period (see containerizer.h for the protocol with the child).
+ * group kills with a grace period (see containerizer.h for the protocol with the child;
+ * the child itself is containerizer_child.c).
  *
  * Invariants:
  *  - a container is in cz's list from a successful launch until on_exited is called
@@ -12,14 +13,16 @@
  *  - between fork and exec the child only calls async-signal-safe functions and touches
  *    only memory prepared before the fork (on the vfork-style path it shares the agent's
  *    memory, so it writes nothing but its own stack and, harmlessly, errno);
- *  - the vfork-style path is taken only when no isolator has an isolate() hook, because
- *    the parent is suspended until the child's exec and could not run it.
+ *  - the vfork-style path is taken only when no isolator has an isolate() hook and the
+ *    launch info asks for nothing (no namespaces, mounts, capabilities or seccomp),
+ *    because the parent is suspended until the child's exec and could not run isolate.
  */
 #include "isolate/containerizer.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/filter.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -30,11 +33,13 @@
 #include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/log.h"
 #include "base/util.h"
+#include "isolate/containerizer_child.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
@@ -43,6 +48,7 @@
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define MAX_GROUPS 256
 #define CLONE_STACK_BYTES (256 * 1024) /* the vfork-style child's stack (ASan needs room) */
+#define MB (UINT64_C(1024) * 1024)
 
 struct isolator_inst {
     const struct cr_isolator_ops *ops;
@@ -53,26 +59,11 @@ struct cr_containerizer {
     uv_loop_t *loop;
     struct isolator_inst *isolators; /* owned array, in order */
     size_t nisolators;
-    bool needs_handshake;      /* an isolator has an isolate() hook: fork + go-ahead */
+    bool has_isolate_hook;     /* an isolator has an isolate() hook: fork + go-ahead */
+    bool has_filesystem;       /* the "filesystem" isolator is on (volumes) */
     void *clone_stack;         /* mmap'd stack for the vfork-style child, or NULL */
     struct cr_container *head; /* live containers */
     size_t count;
-};
-
-/* The step of the child's setup that failed, sent to the parent with its errno. */
-enum child_step {
-    STEP_SETSID = 1,
-    STEP_STDIO,
-    STEP_CHDIR,
-    STEP_SETGROUPS,
-    STEP_SETGID,
-    STEP_SETUID,
-    STEP_EXEC,
-};
-
-struct child_report {
-    int32_t step;
-    int32_t err;
 };
 
 struct cr_container {
@@ -81,8 +72,13 @@ struct cr_container {
     char *id;          /* owned */
     char *program;     /* owned: the executable as given, for messages */
     char *sandbox;     /* owned */
-    char *stderr_path; /* owned */
+    char *stderr_path; /* owned, NULL when the task writes to a descriptor */
+    int note_fd;       /* a duplicate of the task's stderr descriptor for launch-failure
+                          notes, or -1; closed once the container ended */
     char *user;        /* owned or NULL */
+    char **mount_what; /* owned: what each launch-info mount was, for messages */
+    size_t nmounts;
+    bool pid_ns; /* the leader is pid 1 of its own pid namespace */
     pid_t pid;
     int pidfd;
     int sync_fd;
@@ -92,7 +88,7 @@ struct cr_container {
     int open_handles;
     bool sync_done; /* the child's sync socket said EOF or sent a report */
     bool exec_ok;   /* sync_done with EOF: the exec happened */
-    struct child_report report;
+    struct cr_child_report report;
     bool started_called;
     bool exited;
     bool stopping;
@@ -102,103 +98,6 @@ struct cr_container {
     cr_container_exited_fn on_exited;
     void *ud;
 };
-
-/* Everything the child needs, prepared before the fork (the child must not allocate). */
-struct child_args {
-    bool wait_go; /* block until the parent's go byte (fork path) */
-    int sync_fd;
-    int stdin_fd, stdout_fd, stderr_fd;
-    const char *sandbox;
-    char *const *argv;
-    char *const *envp;
-    char **candidates; /* exec paths to try, NULL-terminated */
-    bool switch_user;
-    uid_t uid;
-    gid_t gid;
-    gid_t *groups;
-    int ngroups;
-    int max_fd; /* for the close-on-exec fallback */
-};
-
-/* ------------------------------------------------------------------ the child */
-
-static void __attribute__((noreturn)) child_fail(int sync_fd, enum child_step step, int err)
-{
-    struct child_report rep = {.step = (int32_t)step, .err = (int32_t)err};
-    ssize_t n;
-    do {
-        n = send(sync_fd, &rep, sizeof(rep), MSG_NOSIGNAL);
-    } while (n < 0 && errno == EINTR);
-    _exit(127);
-}
-
-/* Make fd become target, clearing close-on-exec (dup2 keeps the flag if fd == target). */
-static int move_fd(int fd, int target)
-{
-    if (fd == target)
-        return fcntl(fd, F_SETFD, 0);
-    return dup2(fd, target) < 0 ? -1 : 0;
-}
-
-static void __attribute__((noreturn)) child_run(const struct child_args *a)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = SIG_DFL;
-    sigemptyset(&sa.sa_mask);
-    for (int sig = 1; sig < NSIG; sig++)
-        if (sig != SIGKILL && sig != SIGSTOP)
-            sigaction(sig, &sa, NULL); /* reserved real-time signals fail harmlessly */
-    if (setsid() < 0)
-        child_fail(a->sync_fd, STEP_SETSID, errno);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-
-    if (a->wait_go) {
-        /* Wait for the parent's go-ahead: it runs the isolators' isolate() meanwhile. */
-        char go;
-        ssize_t n;
-        do {
-            n = read(a->sync_fd, &go, 1);
-        } while (n < 0 && errno == EINTR);
-        if (n != 1)
-            _exit(127); /* the parent gave up on this launch */
-    }
-
-    if (move_fd(a->stdin_fd, 0) < 0 || move_fd(a->stdout_fd, 1) < 0 || move_fd(a->stderr_fd, 2) < 0)
-        child_fail(a->sync_fd, STEP_STDIO, errno);
-    if (chdir(a->sandbox) < 0)
-        child_fail(a->sync_fd, STEP_CHDIR, errno);
-    if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
-        for (int fd = 3; fd < a->max_fd; fd++)
-            fcntl(fd, F_SETFD, FD_CLOEXEC); /* EBADF for closed ones is fine */
-    }
-    if (a->switch_user) {
-        if (setgroups((size_t)a->ngroups, a->groups) < 0)
-            child_fail(a->sync_fd, STEP_SETGROUPS, errno);
-        if (setgid(a->gid) < 0)
-            child_fail(a->sync_fd, STEP_SETGID, errno);
-        if (setuid(a->uid) < 0)
-            child_fail(a->sync_fd, STEP_SETUID, errno);
-    }
-    /* Like execvp: remember EACCES, keep looking past ENOENT/ENOTDIR, stop on others. */
-    int err = ENOENT;
-    bool saw_eacces = false;
-    for (char **cand = a->candidates; *cand; cand++) {
-        execve(*cand, a->argv, a->envp);
-        err = errno;
-        if (err == EACCES) {
-            saw_eacces = true;
-            continue;
-        }
-        if (err != ENOENT && err != ENOTDIR && err != ESTALE && err != ENODEV && err != ETIMEDOUT)
-            break;
-    }
-    if (saw_eacces && (err == ENOENT || err == ENOTDIR))
-        err = EACCES;
-    child_fail(a->sync_fd, STEP_EXEC, err);
-}
 
 /*
  * The launch stack is reused, and a child never returns from its frames (it execs or
@@ -218,31 +117,10 @@ static void unpoison_stack(void *stack, size_t size)
 /* Entry point of the vfork-style child (clone with CLONE_VM | CLONE_VFORK). */
 static int clone_entry(void *arg)
 {
-    child_run(arg);
+    cr_child_run(arg);
 }
 
 /* ------------------------------------------------------------------ helpers */
-
-static const char *step_text(enum child_step step)
-{
-    switch (step) {
-    case STEP_SETSID:
-        return "create a session";
-    case STEP_STDIO:
-        return "redirect stdin/stdout/stderr";
-    case STEP_CHDIR:
-        return "change to the sandbox";
-    case STEP_SETGROUPS:
-        return "set supplementary groups";
-    case STEP_SETGID:
-        return "set group id";
-    case STEP_SETUID:
-        return "set user id";
-    case STEP_EXEC:
-        return "execute";
-    }
-    return "set up the process";
-}
 
 static void free_strv(char **v)
 {
@@ -377,11 +255,15 @@ static void container_free_mem(struct cr_container *c)
 {
     close_fd(&c->pidfd);
     close_fd(&c->sync_fd);
+    close_fd(&c->note_fd);
     free(c->id);
     free(c->program);
     free(c->sandbox);
     free(c->stderr_path);
     free(c->user);
+    for (size_t i = 0; i < c->nmounts; i++)
+        free(c->mount_what[i]);
+    free(c->mount_what);
     free(c);
 }
 
@@ -404,7 +286,7 @@ static void read_sync(struct cr_container *c)
 {
     if (c->sync_done)
         return;
-    struct child_report rep;
+    struct cr_child_report rep;
     ssize_t n;
     do {
         n = recv(c->sync_fd, &rep, sizeof(rep), MSG_DONTWAIT);
@@ -426,10 +308,12 @@ static void read_sync(struct cr_container *c)
     }
 }
 
-/* Append a line about a failed launch to the task's stderr file (best effort). */
+/* Append a line about a failed launch to the task's stderr (best effort). */
 static void note_in_stderr(const struct cr_container *c, const char *msg)
 {
-    int fd = open(c->stderr_path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    int fd = c->note_fd;
+    if (fd < 0 && c->stderr_path)
+        fd = open(c->stderr_path, O_WRONLY | O_APPEND | O_CLOEXEC);
     if (fd < 0)
         return;
     char line[512];
@@ -439,32 +323,80 @@ static void note_in_stderr(const struct cr_container *c, const char *msg)
         ssize_t w = write(fd, line, want);
         (void)w;
     }
-    close(fd);
+    if (fd != c->note_fd)
+        close(fd);
 }
 
-static void container_finish(struct cr_container *c, const siginfo_t *si, bool status_known)
+/* The message of a failed pre-exec step. */
+static void describe_failure(const struct cr_container *c, char *buf, size_t size)
 {
-    struct cr_container_exit ex;
-    memset(&ex, 0, sizeof(ex));
+    enum cr_child_step step = (enum cr_child_step)c->report.step;
+    const char *why = strerror(c->report.err);
+    switch (step) {
+    case CR_STEP_EXEC:
+        snprintf(buf, size, "execute '%s': %s", c->program, why);
+        break;
+    case CR_STEP_CHDIR:
+        snprintf(buf, size, "change to sandbox '%s': %s", c->sandbox, why);
+        break;
+    case CR_STEP_SETGROUPS:
+    case CR_STEP_SETGID:
+    case CR_STEP_SETUID:
+        snprintf(buf, size, "switch to user '%s': %s: %s", c->user ? c->user : "?",
+                 cr_child_step_text(step), why);
+        break;
+    case CR_STEP_MOUNT:
+        if (c->report.index >= 0 && (size_t)c->report.index < c->nmounts)
+            snprintf(buf, size, "%s: %s", c->mount_what[c->report.index], why);
+        else
+            snprintf(buf, size, "mount #%d: %s", (int)c->report.index, why);
+        break;
+    case CR_STEP_CAPBSET:
+        snprintf(buf, size, "%s (capability %d): %s", cr_child_step_text(step),
+                 (int)c->report.index, why);
+        break;
+    default:
+        snprintf(buf, size, "%s: %s", cr_child_step_text(step), why);
+        break;
+    }
+}
+
+/*
+ * Sample every isolator's usage once the leader is dead (errors ignored: the posix one
+ * finds no process) and turn an OOM kill in the container into the exit's limitation.
+ */
+static void note_limitation(struct cr_container *c, struct cr_container_exit *ex)
+{
+    if (!c->cz)
+        return;
+    struct cr_usage u;
+    memset(&u, 0, sizeof(u));
+    for (size_t i = 0; i < c->cz->nisolators; i++) {
+        const struct isolator_inst *iso = &c->cz->isolators[i];
+        if (iso->ops->usage)
+            iso->ops->usage(iso->state, c->id, c->pid, &u, NULL);
+    }
+    if (u.mem_oom_kills == 0)
+        return;
+    uint64_t used = u.mem_max_bytes ? u.mem_max_bytes : u.mem_total_bytes;
+    ex->oom_killed = true;
+    snprintf(ex->limitation, sizeof(ex->limitation),
+             "Memory limit exceeded: Requested: %lluMB Maximum Used: %lluMB",
+             (unsigned long long)(u.mem_limit_bytes / MB), (unsigned long long)(used / MB));
+    CR_INFO("container hit its memory limit container=%s oom_kills=%llu", c->id,
+            (unsigned long long)u.mem_oom_kills);
+}
+
+static void container_finish(struct cr_container *c, const siginfo_t *si, bool status_known,
+                             const struct cr_container_exit *sampled)
+{
+    struct cr_container_exit ex = *sampled;
     /* No report but no exec either (the child was killed before it got there): the wait
      * status says how it ended. */
     if (!c->exec_ok && c->report.step != 0) {
         ex.launched = false;
         ex.error_code = c->report.err;
-        if (c->report.step == STEP_EXEC)
-            snprintf(ex.error, sizeof(ex.error), "execute '%s': %s", c->program,
-                     strerror(c->report.err));
-        else if (c->report.step == STEP_CHDIR)
-            snprintf(ex.error, sizeof(ex.error), "change to sandbox '%s': %s", c->sandbox,
-                     strerror(c->report.err));
-        else if (c->report.step == STEP_SETGROUPS || c->report.step == STEP_SETGID ||
-                 c->report.step == STEP_SETUID)
-            snprintf(ex.error, sizeof(ex.error), "switch to user '%s': %s: %s",
-                     c->user ? c->user : "?", step_text((enum child_step)c->report.step),
-                     strerror(c->report.err));
-        else
-            snprintf(ex.error, sizeof(ex.error), "%s: %s",
-                     step_text((enum child_step)c->report.step), strerror(c->report.err));
+        describe_failure(c, ex.error, sizeof(ex.error));
         note_in_stderr(c, ex.error);
     } else {
         ex.launched = true;
@@ -479,6 +411,7 @@ static void container_finish(struct cr_container *c, const siginfo_t *si, bool s
             ex.code = si->si_status;
         }
     }
+    close_fd(&c->note_fd); /* the reader of a stderr pipe may be waiting for its EOF */
     if (c->cz)
         cleanup_isolators(c->cz, c->id, c->cz->nisolators);
     list_unlink(c);
@@ -510,6 +443,9 @@ static void on_pidfd(uv_poll_t *h, int status, int events)
         CR_WARN("exit status lost container=%s pid=%d error=\"%s\"", c->id, (int)c->pid,
                 strerror(errno));
     read_sync(c); /* the child is dead: its end of the socket is closed, this cannot block */
+    struct cr_container_exit sampled;
+    memset(&sampled, 0, sizeof(sampled));
+    note_limitation(c, &sampled);
     /* Leftovers of the group die with the leader; the zombie pins the group id. */
     if (kill(-c->pid, SIGKILL) < 0 && errno != ESRCH)
         CR_WARN("kill process group failed container=%s pgid=%d error=\"%s\"", c->id, (int)c->pid,
@@ -521,7 +457,7 @@ static void on_pidfd(uv_poll_t *h, int status, int events)
             CR_WARN("reap failed container=%s pid=%d error=\"%s\"", c->id, (int)c->pid,
                     strerror(errno));
     }
-    container_finish(c, &si, status_known);
+    container_finish(c, &si, status_known, &sampled);
 }
 
 static void on_sync(uv_poll_t *h, int status, int events)
@@ -540,6 +476,22 @@ static void on_sync(uv_poll_t *h, int status, int events)
     }
 }
 
+/* SIGKILL to the group and to every process the isolators know (the cgroup's members). */
+static void kill_now(struct cr_container *c)
+{
+    cr_container_signal(c, SIGKILL);
+    if (!c->cz)
+        return;
+    for (size_t i = 0; i < c->cz->nisolators; i++) {
+        const struct isolator_inst *iso = &c->cz->isolators[i];
+        struct cr_err e;
+        cr_err_clear(&e);
+        if (iso->ops->kill && iso->ops->kill(iso->state, c->id, SIGKILL, &e) < 0)
+            CR_WARN("isolator kill failed container=%s isolator=%s error=\"%s\"", c->id,
+                    iso->ops->name, cr_err_msg(&e));
+    }
+}
+
 static void on_kill_timer(uv_timer_t *t)
 {
     struct cr_container *c = t->data;
@@ -547,45 +499,78 @@ static void on_kill_timer(uv_timer_t *t)
     if (c->exited)
         return;
     CR_INFO("grace period over, killing container=%s pgid=%d", c->id, (int)c->pid);
-    cr_container_signal(c, SIGKILL);
+    kill_now(c);
+}
+
+/*
+ * Whether pid catches or ignores signo, from the SigCgt/SigIgn masks of
+ * /proc/<pid>/status. Unknown (unreadable) counts as handled: the caller then waits out
+ * the grace period as for any task.
+ */
+static bool handles_signal(pid_t pid, int signo)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    char *text CR_AUTOFREE = NULL;
+    if (cr_read_file(path, &text, NULL, NULL) < 0)
+        return true;
+    uint64_t bit = UINT64_C(1) << (signo - 1);
+    bool handled = false, found = false;
+    static const char *const keys[] = {"\nSigCgt:", "\nSigIgn:"};
+    for (size_t i = 0; i < 2; i++) {
+        const char *p = strstr(text, keys[i]);
+        if (!p)
+            continue;
+        found = true;
+        unsigned long long mask = strtoull(p + strlen(keys[i]), NULL, 16);
+        handled |= (mask & bit) != 0;
+    }
+    return handled || !found;
 }
 
 /* ------------------------------------------------------------------ public */
 
 int cr_containerizer_new_ops(uv_loop_t *loop, const struct cr_isolator_ops *const *ops, size_t n,
-                             struct cr_containerizer **out, struct cr_err *err)
+                             const struct cr_isolation_opts *opts, struct cr_containerizer **out,
+                             struct cr_err *err)
 {
     *out = NULL;
+    struct cr_isolation_opts defaults;
+    cr_isolation_opts_default(&defaults);
+    if (!opts)
+        opts = &defaults;
+    for (size_t i = 0; i < n; i++) {
+        if (!ops[i]->requires)
+            continue;
+        bool found = false;
+        for (size_t k = 0; k < n && !found; k++)
+            found = strcmp(ops[k]->name, ops[i]->requires) == 0;
+        if (!found)
+            return cr_err_set(err, -EINVAL, "isolator '%s' requires '%s'", ops[i]->name,
+                              ops[i]->requires);
+    }
     struct cr_containerizer *cz = cr_xcalloc(1, sizeof(*cz));
     cz->loop = loop;
     cz->isolators = cr_xcalloc(n + 1, sizeof(*cz->isolators));
     for (size_t i = 0; i < n; i++) {
         struct isolator_inst *iso = &cz->isolators[cz->nisolators];
         iso->ops = ops[i];
-        int rc = ops[i]->create ? ops[i]->create(&iso->state, err) : 0;
+        int rc = ops[i]->create ? ops[i]->create(&iso->state, opts, err) : 0;
         if (rc < 0) {
             cr_err_wrap(err, "create isolator '%s'", ops[i]->name);
             cr_containerizer_free(cz);
             return rc;
         }
         cz->nisolators++;
-        cz->needs_handshake |= ops[i]->isolate != NULL;
-    }
-    if (!cz->needs_handshake) {
-        cz->clone_stack = mmap(NULL, CLONE_STACK_BYTES, PROT_READ | PROT_WRITE,
-                               MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-        if (cz->clone_stack == MAP_FAILED) {
-            int rc = cr_err_sys(err, -errno, "allocate the launch stack");
-            cz->clone_stack = NULL;
-            cr_containerizer_free(cz);
-            return rc;
-        }
+        cz->has_isolate_hook |= ops[i]->isolate != NULL;
+        cz->has_filesystem |= strcmp(ops[i]->name, "filesystem") == 0;
     }
     *out = cz;
     return 0;
 }
 
-int cr_containerizer_new(uv_loop_t *loop, const char *isolation, struct cr_containerizer **out,
+int cr_containerizer_new(uv_loop_t *loop, const char *isolation,
+                         const struct cr_isolation_opts *opts, struct cr_containerizer **out,
                          struct cr_err *err)
 {
     *out = NULL;
@@ -614,13 +599,19 @@ int cr_containerizer_new(uv_loop_t *loop, const char *isolation, struct cr_conta
                             cr_isolator_names(known, sizeof(known)));
             break;
         }
+        for (size_t k = 0; k < n && rc == 0; k++)
+            if (ops[k] == ops[n])
+                rc = cr_err_set(err, -EINVAL, "isolation '%s': isolator '%s' given twice", names,
+                                name);
+        if (rc < 0)
+            break;
         n++;
         if (!end)
             break;
         start = end + 1;
     }
     if (rc == 0)
-        rc = cr_containerizer_new_ops(loop, ops, n, out, err);
+        rc = cr_containerizer_new_ops(loop, ops, n, opts, out, err);
     free(ops);
     return rc;
 }
@@ -644,25 +635,74 @@ static void abort_child(pid_t pid)
         ;
 }
 
+/* Whether the child has work between clone and exec beyond the posix basics. */
+static bool launch_info_empty(const struct cr_launch_info *li)
+{
+    return li->clone_flags == 0 && !li->hostname && li->nmounts == 0 && !li->mount_proc &&
+           !li->loopback_up && !li->drop_caps && !li->no_new_privs && li->seccomp_len == 0;
+}
+
+/* A descriptor for the child's stdio: path opened, or fd duplicated (>= 3, cloexec). */
+static int child_stdio(const char *path, int fd, bool use_fd, struct cr_err *err)
+{
+    if (!use_fd)
+        return open_stdio(path, O_WRONLY | O_CREAT | O_APPEND, 0644, err);
+    int dup = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    if (dup < 0)
+        return cr_err_sys(err, -errno, "duplicate stdio descriptor %d", fd);
+    return dup;
+}
+
+static struct cr_container *find_live(const struct cr_containerizer *cz, const char *id)
+{
+    for (struct cr_container *c = cz->head; c; c = c->next)
+        if (strcmp(c->id, id) == 0)
+            return c;
+    return NULL;
+}
+
+/* Check what the spec asks of the isolators against the ones that are on. */
+static int check_spec(const struct cr_containerizer *cz, const struct cr_launch_spec *spec,
+                      struct cr_err *err)
+{
+    if (!spec->container_id || !spec->sandbox || !spec->argv || !spec->argv[0] || !spec->on_exited)
+        return cr_err_set(err, -EINVAL, "launch: incomplete launch spec");
+    if (spec->use_stdio_fds ? spec->stdout_fd < 0 || spec->stderr_fd < 0
+                            : !spec->stdout_path || !spec->stderr_path)
+        return cr_err_set(err, -EINVAL, "launch: incomplete launch spec (stdout/stderr)");
+    if (spec->network && strcmp(spec->network, "host") != 0 && strcmp(spec->network, "none") != 0)
+        return cr_err_set(err, -EINVAL, "unknown network mode '%s' (known: host, none)",
+                          spec->network);
+    if (spec->nvolumes > 0 && !cz->has_filesystem)
+        return cr_err_set(err, -EINVAL, "volumes need the 'filesystem' isolator");
+    if (find_live(cz, spec->container_id))
+        return cr_err_set(err, -EEXIST, "launch: container '%s' is already running",
+                          spec->container_id);
+    return 0;
+}
+
 int cr_containerizer_launch(struct cr_containerizer *cz, const struct cr_launch_spec *spec,
                             struct cr_container **out, struct cr_err *err)
 {
     *out = NULL;
-    if (!spec->container_id || !spec->sandbox || !spec->argv || !spec->argv[0] ||
-        !spec->stdout_path || !spec->stderr_path || !spec->on_exited)
-        return cr_err_set(err, -EINVAL, "launch: incomplete launch spec");
+    int rc = check_spec(cz, spec, err);
+    if (rc < 0)
+        return rc;
     const char *program = spec->program ? spec->program : spec->argv[0];
     if (!*program)
         return cr_err_set(err, -EINVAL, "launch: empty program name");
 
-    struct child_args a;
+    struct cr_child_args a;
     memset(&a, 0, sizeof(a));
     a.sync_fd = a.stdin_fd = a.stdout_fd = a.stderr_fd = -1;
     gid_t groups[MAX_GROUPS];
-    int rc = 0;
     size_t prepared = 0;
     char **argv = NULL, **envp = NULL, **cands = NULL;
     int sv[2] = {-1, -1};
+    int note_fd = -1;
+    struct cr_launch_info li;
+    cr_launch_info_init(&li);
+    struct sock_fprog prog;
 
     if (spec->user) {
         rc = lookup_user(spec->user, &a.uid, &a.gid, groups, &a.ngroups, err);
@@ -677,30 +717,49 @@ int cr_containerizer_launch(struct cr_containerizer *cz, const struct cr_launch_
         .sandbox = spec->sandbox,
         .user = spec->user,
         .resources = spec->resources,
+        .hostname = spec->hostname,
+        .network = spec->network,
+        .volumes = spec->volumes,
+        .nvolumes = spec->nvolumes,
+        .cpu_hard_limit = spec->cpu_hard_limit,
     };
-    for (; prepared < cz->nisolators; prepared++) {
-        const struct isolator_inst *iso = &cz->isolators[prepared];
-        if (iso->ops->prepare && (rc = iso->ops->prepare(iso->state, &cfg, err)) < 0) {
+    while (prepared < cz->nisolators) {
+        const struct isolator_inst *iso = &cz->isolators[prepared++];
+        if (iso->ops->prepare && (rc = iso->ops->prepare(iso->state, &cfg, &li, err)) < 0) {
             cr_err_wrap(err, "prepare isolator '%s'", iso->ops->name);
-            goto fail;
+            goto fail; /* cleanup runs for it too: it may have made something half-way */
         }
+    }
+    if (spec->network && strcmp(spec->network, "none") == 0 && !(li.clone_flags & CLONE_NEWNET)) {
+        rc = cr_err_set(err, -EINVAL, "network mode 'none' needs the 'namespaces' isolator");
+        goto fail;
+    }
+    if (li.seccomp_len > BPF_MAXINSNS) {
+        rc = cr_err_set(err, -E2BIG, "seccomp filter of %zu instructions is too long",
+                        li.seccomp_len);
+        goto fail;
     }
 
     if ((rc = open_stdio("/dev/null", O_RDONLY, 0, err)) < 0)
         goto fail;
     a.stdin_fd = rc;
-    if ((rc = open_stdio(spec->stdout_path, O_WRONLY | O_CREAT | O_APPEND, 0644, err)) < 0)
+    if ((rc = child_stdio(spec->stdout_path, spec->stdout_fd, spec->use_stdio_fds, err)) < 0)
         goto fail;
     a.stdout_fd = rc;
-    if ((rc = open_stdio(spec->stderr_path, O_WRONLY | O_CREAT | O_APPEND, 0644, err)) < 0)
+    if ((rc = child_stdio(spec->stderr_path, spec->stderr_fd, spec->use_stdio_fds, err)) < 0)
         goto fail;
     a.stderr_fd = rc;
+    if (spec->use_stdio_fds && (note_fd = fcntl(a.stderr_fd, F_DUPFD_CLOEXEC, 3)) < 0) {
+        rc = cr_err_sys(err, -errno, "duplicate stderr descriptor");
+        goto fail;
+    }
     if (a.switch_user) {
         if (chown(spec->sandbox, a.uid, a.gid) < 0) {
             rc = cr_err_sys(err, -errno, "chown sandbox '%s' to '%s'", spec->sandbox, spec->user);
             goto fail;
         }
-        if (fchown(a.stdout_fd, a.uid, a.gid) < 0 || fchown(a.stderr_fd, a.uid, a.gid) < 0) {
+        if (!spec->use_stdio_fds &&
+            (fchown(a.stdout_fd, a.uid, a.gid) < 0 || fchown(a.stderr_fd, a.uid, a.gid) < 0)) {
             rc = cr_err_sys(err, -errno, "chown stdout/stderr to '%s'", spec->user);
             goto fail;
         }
@@ -715,6 +774,34 @@ int cr_containerizer_launch(struct cr_containerizer *cz, const struct cr_launch_
     a.candidates = cands;
     long open_max = sysconf(_SC_OPEN_MAX);
     a.max_fd = open_max > 0 && open_max < 65536 ? (int)open_max : 65536;
+    a.private_root = (li.clone_flags & CLONE_NEWNS) != 0;
+    a.mounts = li.mounts;
+    a.nmounts = li.nmounts;
+    a.mount_proc = li.mount_proc;
+    a.hostname = li.hostname;
+    a.hostname_len = li.hostname ? strlen(li.hostname) : 0;
+    a.loopback_up = li.loopback_up;
+    a.drop_caps = li.drop_caps;
+    a.cap_keep = li.cap_keep;
+    a.cap_last = li.cap_last;
+    a.reduce_cap_sets = li.drop_caps && (a.switch_user ? a.uid == 0 : geteuid() == 0);
+    a.no_new_privs = li.no_new_privs;
+    if (li.seccomp_len > 0) {
+        prog.len = (unsigned short)li.seccomp_len;
+        prog.filter = li.seccomp_filter;
+        a.seccomp_prog = &prog;
+    }
+    /* The vfork-style path cannot wait for isolate() and must stay minimal. */
+    bool use_fork = cz->has_isolate_hook || !launch_info_empty(&li);
+    if (!use_fork && !cz->clone_stack) {
+        void *stack = mmap(NULL, CLONE_STACK_BYTES, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+        if (stack == MAP_FAILED) {
+            rc = cr_err_sys(err, -errno, "allocate the launch stack");
+            goto fail;
+        }
+        cz->clone_stack = stack;
+    }
 
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
         rc = cr_err_sys(err, -errno, "create sync socket");
@@ -728,11 +815,18 @@ int cr_containerizer_launch(struct cr_containerizer *cz, const struct cr_launch_
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     pid_t pid;
-    if (cz->needs_handshake) {
+    if (use_fork) {
         a.wait_go = true;
-        pid = fork();
+        if (li.clone_flags) {
+            /* fork() with namespaces: the raw system call returns twice like fork, on a
+             * copy of our memory (no stack needed); the child uses no libc state. */
+            pid = (pid_t)syscall(SYS_clone, (unsigned long)li.clone_flags | SIGCHLD, NULL, NULL,
+                                 NULL, NULL);
+        } else {
+            pid = fork();
+        }
         if (pid == 0)
-            child_run(&a);
+            cr_child_run(&a);
     } else {
         /* Share the address space and wait until the child has exec'd (or failed): no page
          * tables to copy and no copy-on-write faults afterwards, which is what makes
@@ -752,7 +846,7 @@ int cr_containerizer_launch(struct cr_containerizer *cz, const struct cr_launch_
     free_strv(cands);
     argv = envp = cands = NULL;
     if (pid < 0) {
-        rc = cr_err_sys(err, -fork_errno, "fork");
+        rc = cr_err_sys(err, -fork_errno, "%s", li.clone_flags ? "clone" : "fork");
         goto fail;
     }
 
@@ -772,7 +866,7 @@ int cr_containerizer_launch(struct cr_containerizer *cz, const struct cr_launch_
             goto fail;
         }
     }
-    if (cz->needs_handshake) {
+    if (use_fork) {
         /* Go. If the child is already gone the send fails; the pidfd reports what happened. */
         char go = 'g';
         ssize_t sent;
@@ -786,8 +880,16 @@ int cr_containerizer_launch(struct cr_containerizer *cz, const struct cr_launch_
     c->id = cr_xstrdup(spec->container_id);
     c->program = cr_xstrdup(program);
     c->sandbox = cr_xstrdup(spec->sandbox);
-    c->stderr_path = cr_xstrdup(spec->stderr_path);
+    c->stderr_path = spec->use_stdio_fds ? NULL : cr_xstrdup(spec->stderr_path);
+    c->note_fd = note_fd;
+    note_fd = -1;
     c->user = cr_xstrdup(spec->user);
+    c->pid_ns = (li.clone_flags & CLONE_NEWPID) != 0;
+    c->nmounts = li.nmounts;
+    c->mount_what = cr_xcalloc(li.nmounts + 1, sizeof(char *));
+    for (size_t i = 0; i < li.nmounts; i++)
+        c->mount_what[i] = cr_xstrdup(li.mounts[i].what);
+    cr_launch_info_release(&li);
     c->pid = pid;
     c->pidfd = pidfd;
     c->sync_fd = sv[0];
@@ -827,9 +929,11 @@ int cr_containerizer_launch(struct cr_containerizer *cz, const struct cr_launch_
 
 fail:
     cleanup_isolators(cz, spec->container_id, prepared);
+    cr_launch_info_release(&li);
     close_fd(&a.stdin_fd);
     close_fd(&a.stdout_fd);
     close_fd(&a.stderr_fd);
+    close_fd(&note_fd);
     close_fd(&sv[0]);
     close_fd(&sv[1]);
     free_strv(argv);
@@ -865,10 +969,17 @@ void cr_container_stop(struct cr_container *c, int64_t grace_ms)
     if (c->exited)
         return;
     c->stopping = true;
+    /* pid 1 of a pid namespace never sees a signal it has no handler for: apply the
+     * default action (terminate) ourselves. */
+    if (grace_ms > 0 && !c->term_sent && c->pid_ns && !handles_signal(c->pid, SIGTERM)) {
+        CR_DEBUG("pid 1 does not handle SIGTERM, killing container=%s pid=%d", c->id, (int)c->pid);
+        c->term_sent = true;
+        grace_ms = 0;
+    }
     if (grace_ms <= 0) {
         uv_timer_stop(&c->kill_timer);
         c->kill_deadline = 0;
-        cr_container_signal(c, SIGKILL);
+        kill_now(c);
         return;
     }
     if (!c->term_sent) {
@@ -887,17 +998,35 @@ bool cr_container_is_stopping(const struct cr_container *c)
     return c->stopping;
 }
 
+/* Every isolator's usage, in order; *usage reset first. */
+static int sample_usage(struct cr_containerizer *cz, const char *id, pid_t pid,
+                        struct cr_usage *usage, struct cr_err *err)
+{
+    for (size_t i = 0; i < cz->nisolators; i++) {
+        const struct isolator_inst *iso = &cz->isolators[i];
+        if (iso->ops->usage && iso->ops->usage(iso->state, id, pid, usage, err) < 0)
+            return cr_err_wrap(err, "isolator '%s'", iso->ops->name);
+    }
+    return 0;
+}
+
 int cr_container_usage(struct cr_container *c, struct cr_usage *usage, struct cr_err *err)
 {
     memset(usage, 0, sizeof(*usage));
     usage->timestamp = cr_wall_seconds();
     if (c->exited || !c->cz)
         return cr_err_set(err, -ESRCH, "container '%s' is gone", c->id);
-    for (size_t i = 0; i < c->cz->nisolators; i++) {
-        const struct isolator_inst *iso = &c->cz->isolators[i];
-        if (iso->ops->usage && iso->ops->usage(iso->state, c->id, c->pid, usage, err) < 0)
-            return cr_err_wrap(err, "isolator '%s'", iso->ops->name);
-    }
+    return sample_usage(c->cz, c->id, c->pid, usage, err);
+}
+
+int cr_containerizer_usage_of(struct cr_containerizer *cz, const char *container_id, pid_t pid,
+                              struct cr_usage *usage, struct cr_err *err)
+{
+    memset(usage, 0, sizeof(*usage));
+    usage->timestamp = cr_wall_seconds();
+    int rc = sample_usage(cz, container_id, pid, usage, err);
+    if (rc < 0)
+        return cr_err_wrap(err, "usage of container '%s'", container_id);
     return 0;
 }
 
@@ -912,6 +1041,43 @@ int cr_container_update(struct cr_container *c, const struct cr_resources *resou
             return cr_err_wrap(err, "update isolator '%s'", iso->ops->name);
     }
     return 0;
+}
+
+int cr_container_cgroup_procs(const struct cr_container *c, char ***paths, size_t *n)
+{
+    *paths = NULL;
+    *n = 0;
+    if (c->exited || !c->cz)
+        return -ESRCH;
+    for (size_t i = 0; i < c->cz->nisolators; i++) {
+        const struct isolator_inst *iso = &c->cz->isolators[i];
+        if (iso->ops->procs_files && iso->ops->procs_files(iso->state, c->id, paths, n) == 0)
+            return 0;
+    }
+    return 0;
+}
+
+int cr_containerizer_destroy(struct cr_containerizer *cz, const char *container_id,
+                             struct cr_err *err)
+{
+    struct cr_container *live = find_live(cz, container_id);
+    if (live) {
+        cr_container_stop(live, 0);
+        return 0;
+    }
+    int rc = 0;
+    for (size_t i = cz->nisolators; i-- > 0;) {
+        const struct isolator_inst *iso = &cz->isolators[i];
+        if (iso->ops->kill) {
+            struct cr_err e;
+            cr_err_clear(&e);
+            iso->ops->kill(iso->state, container_id, SIGKILL, &e); /* -ENOENT: nothing left */
+        }
+        if (iso->ops->cleanup && rc == 0 &&
+            (rc = iso->ops->cleanup(iso->state, container_id, err)) < 0)
+            cr_err_wrap(err, "destroy container '%s': isolator '%s'", container_id, iso->ops->name);
+    }
+    return rc;
 }
 
 size_t cr_containerizer_count(const struct cr_containerizer *cz)

@@ -148,6 +148,8 @@ static int posix_usage(void *state, const char *container_id, pid_t pid, struct 
                        struct cr_err *err)
 {
     (void)state;
+    if (pid <= 0)
+        return 0; /* a container of another process, leader unknown: nothing to add */
     int rc =
         cr_posix_usage_scan("/proc", pid, sysconf(_SC_CLK_TCK), sysconf(_SC_PAGESIZE), usage, err);
     if (rc < 0)

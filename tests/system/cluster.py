@@ -68,6 +68,90 @@ def reap_strays(workdir):
     return killed
 
 
+CGROUP_MOUNT = "/sys/fs/cgroup"
+
+
+def cgroup_parent(workdir):
+    """The cgroup (relative name) under which this test's agents put their containers."""
+    return "corral-test/" + os.path.basename(os.path.realpath(workdir))
+
+
+def cgroup_dirs(workdir):
+    """Every directory of the test's cgroup parent, in each hierarchy (v1) or the unified
+    one (v2), deepest first."""
+    rel = cgroup_parent(workdir)
+    roots = []
+    if os.path.exists(os.path.join(CGROUP_MOUNT, "cgroup.controllers")):
+        roots.append(os.path.join(CGROUP_MOUNT, rel))
+    else:
+        for h in sorted(os.listdir(CGROUP_MOUNT)):
+            d = os.path.join(CGROUP_MOUNT, h, rel)
+            if not os.path.islink(os.path.join(CGROUP_MOUNT, h)) and os.path.isdir(d):
+                roots.append(d)
+    found = []
+    for r in roots:
+        if os.path.isdir(r):
+            for dirpath, _dirs, _files in os.walk(r, topdown=False):
+                found.append(dirpath)
+    return found
+
+
+def container_cgroups(workdir):
+    """Container cgroups (leaves) that still exist under the test's cgroup parent."""
+    rel = cgroup_parent(workdir)
+    out = set()
+    for d in cgroup_dirs(workdir):
+        tail = d.split(rel, 1)[1].strip("/")
+        if tail.count("/") >= 1:  # agent-root/container-id
+            out.add(tail)
+    return sorted(out)
+
+
+def cleanup_cgroups(workdir):
+    """Kill what is left in the test's cgroups (only processes of this test: they are in
+    its own cgroup subtree) and remove the directories. Returns the leaves that existed."""
+    leftovers = container_cgroups(workdir)
+    for _ in range(50):
+        dirs = cgroup_dirs(workdir)
+        if not dirs:
+            break
+        for d in dirs:
+            try:
+                with open(os.path.join(d, "cgroup.procs")) as f:
+                    for pid in f.read().split():
+                        try:
+                            os.kill(int(pid), signal.SIGKILL)
+                        except OSError:
+                            pass
+            except OSError:
+                pass
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
+        time.sleep(0.05)
+    return leftovers
+
+
+def sandbox_file(agent, directory, name, offset=0):
+    """A file of a sandbox, through the agent's files API (text)."""
+    r = requests.get(agent.url + "/files/read",
+                     params={"path": os.path.join(directory, name), "offset": offset,
+                             "length": 1 << 20}, timeout=5)
+    r.raise_for_status()
+    return r.json()["data"]
+
+
+def task_directory(agent, task_id):
+    """The sandbox of a task (active or completed) from the agent's /state."""
+    st = requests.get(agent.url + "/state", timeout=5).json()
+    for fw in st.get("frameworks", []) + st.get("completed_frameworks", []):
+        for ex in fw.get("executors", []) + fw.get("completed_executors", []):
+            if ex.get("id") == task_id:
+                return ex["directory"]
+    raise KeyError(task_id)
+
+
 class Daemon:
     """One corral process; its output goes to a log file."""
 
@@ -169,7 +253,8 @@ class Agent(Daemon):
         self.resources = resources or "cpus:2;mem:1024;disk:1024;ports:[31000-31099]"
         args = ["agent", "--master", f"127.0.0.1:{master.port}", "--ip", "127.0.0.1",
                 "--port", str(self.port), "--work-dir", self.dir, "--hostname", "localhost",
-                "--resources", self.resources] + (extra or [])
+                "--resources", self.resources,
+                "--cgroups-root", f"{cgroup_parent(workdir)}/agent{index}"] + (extra or [])
         super().__init__(f"agent{index}", args, workdir)
         self.url = f"http://127.0.0.1:{self.port}"
 
@@ -208,7 +293,25 @@ class Cluster:
             for rep in d.sanitizer_reports():
                 problems.append(f"{d.name}: {rep}")
         reap_strays(self.workdir)
+        cleanup_cgroups(self.workdir)
+        problems += executor_reports(self.workdir)
         return problems
+
+
+def executor_reports(workdir):
+    """Sanitizer reports written by executors into their sandboxes' executor.log."""
+    found = []
+    for dirpath, _dirs, files in os.walk(workdir):
+        if "executor.log" in files:
+            try:
+                with open(os.path.join(dirpath, "executor.log"), "rb") as f:
+                    text = f.read().decode("utf-8", "replace")
+            except OSError:
+                continue
+            for m in SAN_MARKERS:
+                if m in text:
+                    found.append(f"executor in {dirpath}: {m}")
+    return found
 
 
 class Scheduler:

@@ -249,6 +249,9 @@ static void start_agent(struct env *e, uint16_t master_port)
         .work_dir = e->dir,
         .resources = "cpus:2;mem:1024;disk:1024",
         .attributes = "rack:r1",
+        .isolation = "posix",
+        .executor_path = CR_TEST_EXECUTOR,
+        .log_max_size = 1 << 20,
     };
     struct cr_err err;
     cr_err_clear(&err);

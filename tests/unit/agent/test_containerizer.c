@@ -2,8 +2,9 @@
  * test_containerizer.c - the containerizer and the posix isolator with real processes:
  * stdout/stderr files, exit statuses, argv form and PATH search, environment and
  * working dir, exec failures, kill with a grace period (TERM ignored -> KILL), the whole
- * process group dies with the task, running as another user, usage from /proc, and
- * freeing the containerizer leaves processes running.
+ * process group dies with the task, running as another user, usage from /proc, stdout
+ * and stderr to descriptors, duplicate ids, and freeing the containerizer leaves
+ * processes running.
  *
  * Every test uses its own temp dir (removed at the end) and kills/reaps by pid whatever
  * it left running on purpose.
@@ -51,7 +52,7 @@ static int setup(void **state)
     snprintf(f->err, sizeof(f->err), "%s/stderr", f->dir);
     struct cr_err err;
     cr_err_clear(&err);
-    if (cr_containerizer_new(&f->loop, "posix", &f->cz, &err) < 0)
+    if (cr_containerizer_new(&f->loop, "posix", NULL, &f->cz, &err) < 0)
         return -1;
     *state = f;
     return 0;
@@ -460,6 +461,101 @@ static void test_user_switch(void **state)
     assert_int_equal(st.st_uid, 65534);
 }
 
+/* Read what is in fd until EOF (fd non-blocking is not needed: the writers are gone). */
+static char *read_all(int fd)
+{
+    struct cr_buf b = {0};
+    char chunk[256];
+    ssize_t n;
+    while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+        cr_buf_append(&b, chunk, (size_t)n);
+    return cr_buf_steal(&b, NULL);
+}
+
+static void test_stdio_to_descriptors(void **state)
+{
+    struct fixture *f = *state;
+    int out[2], errp[2];
+    assert_int_equal(pipe(out), 0);
+    assert_int_equal(pipe(errp), 0);
+    const char *argv[] = {"/bin/sh", "-c", "echo to-out; echo to-err >&2", NULL};
+    struct cr_launch_spec spec = {
+        .container_id = "c1",
+        .sandbox = f->dir,
+        .argv = argv,
+        .use_stdio_fds = true,
+        .stdout_fd = out[1],
+        .stderr_fd = errp[1],
+        .on_exited = on_exited,
+        .ud = f,
+    };
+    struct cr_container *c = NULL;
+    struct cr_err err;
+    cr_err_clear(&err);
+    assert_int_equal(cr_containerizer_launch(f->cz, &spec, &c, &err), 0);
+    close(out[1]); /* the containerizer keeps its own copies only as long as it needs */
+    close(errp[1]);
+    assert_true(run_until(f, &f->exited, 10000));
+    assert_int_equal(f->ex.code, 0);
+    char *o = read_all(out[0]), *e = read_all(errp[0]); /* EOF: nothing holds them open */
+    assert_string_equal(o, "to-out\n");
+    assert_string_equal(e, "to-err\n");
+    free(o);
+    free(e);
+    close(out[0]);
+    close(errp[0]);
+    assert_false(access(f->out, F_OK) == 0); /* no file was created */
+
+    /* A launch failure is noted on the stderr descriptor. */
+    f->exited = false;
+    assert_int_equal(pipe(out), 0);
+    assert_int_equal(pipe(errp), 0);
+    const char *bad[] = {"/nonexistent/prog", NULL};
+    spec.argv = bad;
+    spec.stdout_fd = out[1];
+    spec.stderr_fd = errp[1];
+    assert_int_equal(cr_containerizer_launch(f->cz, &spec, &c, &err), 0);
+    close(out[1]);
+    close(errp[1]);
+    assert_true(run_until(f, &f->exited, 10000));
+    assert_false(f->ex.launched);
+    e = read_all(errp[0]);
+    assert_string_equal(e, "corral: execute '/nonexistent/prog': No such file or directory\n");
+    free(e);
+    close(out[0]);
+    close(errp[0]);
+
+    /* Designated initialisers leave the descriptors 0: without use_stdio_fds the paths
+     * are what counts, and they are required. */
+    struct cr_launch_spec nopaths = {
+        .container_id = "c2", .sandbox = f->dir, .argv = argv, .on_exited = on_exited};
+    assert_int_equal(cr_containerizer_launch(f->cz, &nopaths, &c, &err), -EINVAL);
+    nopaths.use_stdio_fds = true;
+    nopaths.stdout_fd = -1;
+    nopaths.stderr_fd = 2;
+    assert_int_equal(cr_containerizer_launch(f->cz, &nopaths, &c, &err), -EINVAL);
+}
+
+static void test_duplicate_container_id(void **state)
+{
+    struct fixture *f = *state;
+    struct cr_container *c = NULL, *c2 = NULL;
+    launch_sh(f, "exec sleep 30", &c);
+    struct cr_err err;
+    cr_err_clear(&err);
+    const char *argv[] = {"/bin/true", NULL};
+    assert_int_equal(launch(f, NULL, argv, NULL, NULL, &c2, &err), -EEXIST);
+    assert_string_equal(err.msg, "launch: container 'c1' is already running");
+    assert_int_equal(cr_containerizer_count(f->cz), 1);
+    /* destroy by id of a live container = stop at once */
+    assert_int_equal(cr_containerizer_destroy(f->cz, "c1", &err), 0);
+    assert_true(run_until(f, &f->exited, 10000));
+    assert_true(f->ex.signaled);
+    assert_int_equal(f->ex.code, SIGKILL);
+    /* and of an unknown one: nothing to do */
+    assert_int_equal(cr_containerizer_destroy(f->cz, "nope", &err), 0);
+}
+
 static void test_unknown_user_fails_launch(void **state)
 {
     struct fixture *f = *state;
@@ -515,7 +611,7 @@ static void test_free_leaves_processes_running(void **state)
     assert_true(WIFSIGNALED(status));
     struct cr_err err;
     cr_err_clear(&err);
-    assert_int_equal(cr_containerizer_new(&f->loop, "posix", &f->cz, &err), 0);
+    assert_int_equal(cr_containerizer_new(&f->loop, "posix", NULL, &f->cz, &err), 0);
 }
 
 static void test_unknown_isolator(void **state)
@@ -524,10 +620,10 @@ static void test_unknown_isolator(void **state)
     struct cr_containerizer *cz = NULL;
     struct cr_err err;
     cr_err_clear(&err);
-    assert_int_equal(cr_containerizer_new(&f->loop, "posix,cgroups/mem", &cz, &err), -EINVAL);
+    assert_int_equal(cr_containerizer_new(&f->loop, "posix,cgroups/mem", NULL, &cz, &err), -EINVAL);
     assert_null(cz);
     assert_non_null(strstr(err.msg, "unknown isolator 'cgroups/mem'"));
-    assert_int_equal(cr_containerizer_new(&f->loop, "posix,", &cz, &err), -EINVAL);
+    assert_int_equal(cr_containerizer_new(&f->loop, "posix,", NULL, &cz, &err), -EINVAL);
 }
 
 static void test_proc_stat_parse(void **state)
@@ -597,9 +693,10 @@ static void note(const char *what)
     snprintf(rec.calls + n, sizeof(rec.calls) - n, "%s%s", n ? "," : "", what);
 }
 
-static int t_create(void **state, struct cr_err *err)
+static int t_create(void **state, const struct cr_isolation_opts *opts, struct cr_err *err)
 {
     (void)err;
+    assert_non_null(opts);
     *state = &rec;
     note("create");
     return 0;
@@ -611,10 +708,12 @@ static void t_destroy(void *state)
     note("destroy");
 }
 
-static int t_prepare(void *state, const struct cr_container_config *cfg, struct cr_err *err)
+static int t_prepare(void *state, const struct cr_container_config *cfg,
+                     struct cr_launch_info *launch, struct cr_err *err)
 {
     (void)state;
     (void)err;
+    assert_non_null(launch);
     assert_string_equal(cfg->container_id, "c1");
     note("prepare");
     return 0;
@@ -672,7 +771,7 @@ static int setup_fork(void **state)
     struct fixture *f = *state;
     cr_containerizer_free(f->cz);
     const struct cr_isolator_ops *ops[] = {&cr_isolator_posix, &test_isolator};
-    return cr_containerizer_new_ops(&f->loop, ops, 2, &f->cz, NULL);
+    return cr_containerizer_new_ops(&f->loop, ops, 2, NULL, &f->cz, NULL);
 }
 
 static void test_fork_path_hook_order(void **state)
@@ -747,6 +846,8 @@ int main(void)
         T(test_signal_before_exec),
         T(test_usage_posix),
         T(test_user_switch),
+        T(test_stdio_to_descriptors),
+        T(test_duplicate_container_id),
         T(test_unknown_user_fails_launch),
         T(test_bad_spec),
         T(test_free_leaves_processes_running),

@@ -1,7 +1,8 @@
 /*
  * test_files.c - the agent's files API: confinement to the work dir (.., symlinks out,
  * sibling-prefix tricks), parameter errors naming the parameter, Mesos read semantics
- * (offset -1 = size, windows, past the end), UTF-8 handling, browse listings.
+ * (offset -1 = size, windows, past the end), UTF-8 handling, browse listings, and the
+ * inode in answers that tells a rotated log apart.
  */
 #include <errno.h>
 #include <limits.h>
@@ -236,6 +237,36 @@ static void test_read_errors(void **state)
     assert_int_equal(cr_files_read(f->root, NULL, "0", NULL, &out, NULL), -EINVAL);
 }
 
+static json_int_t inode_of(json_t *answer)
+{
+    json_t *ino = json_object_get(answer, "inode");
+    assert_true(json_is_integer(ino));
+    json_int_t v = json_integer_value(ino);
+    json_decref(answer);
+    return v;
+}
+
+/* A rotated log (stdout -> stdout.1, a new stdout) answers another inode for "stdout",
+ * and "stdout.1" the inode that "stdout" had, with or without an offset. */
+static void test_read_inode_tells_rotation(void **state)
+{
+    struct fixture *f = *state;
+    char *out = p(f, "/sandbox/stdout"), *out1 = p(f, "/sandbox/stdout.1");
+    struct stat st;
+    assert_int_equal(stat(out, &st), 0);
+    json_int_t before = inode_of(read_ok(f, "/sandbox/stdout", "-1", NULL));
+    assert_int_equal(before, (json_int_t)st.st_ino);
+    assert_int_equal(inode_of(read_ok(f, "/sandbox/stdout", "3", "2")), before);
+    assert_int_equal(rename(out, out1), 0);
+    write_file(out, "a much longer new file than the first one\n", 42);
+    json_int_t after = inode_of(read_ok(f, "/sandbox/stdout", "3", "2"));
+    assert_true(after != before);
+    assert_int_equal(inode_of(read_ok(f, "/sandbox/stdout.1", "0", NULL)), before);
+    assert_int_equal(inode_of(read_ok(f, "/sandbox/stdout.1", NULL, NULL)), before);
+    free(out);
+    free(out1);
+}
+
 static void test_browse_dir(void **state)
 {
     struct fixture *f = *state;
@@ -263,6 +294,11 @@ static void test_browse_dir(void **state)
         assert_true(json_is_integer(json_object_get(e, "nlink")));
         assert_true(json_is_string(json_object_get(e, "uid")));
         assert_true(json_is_string(json_object_get(e, "gid")));
+        struct stat st;
+        char *full = cr_xasprintf("%s/sandbox/%s", f->root, names[i]);
+        assert_int_equal(lstat(full, &st), 0);
+        free(full);
+        assert_int_equal(json_integer_value(json_object_get(e, "inode")), (json_int_t)st.st_ino);
     }
     assert_int_equal(json_integer_value(json_object_get(json_array_get(out, 2), "size")), 12);
     json_decref(out);
@@ -307,6 +343,7 @@ int main(void)
         T(test_read_semantics),
         T(test_read_utf8),
         T(test_read_errors),
+        T(test_read_inode_tells_rotation),
         T(test_browse_dir),
         T(test_browse_file_and_errors),
         cmocka_unit_test(test_mode_string),

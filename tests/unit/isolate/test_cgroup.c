@@ -8,6 +8,8 @@
  * when root: a child that double-forks is moved into corral-test-<pid>/x, limited,
  * measured, killed and the cgroups removed. It touches only cgroups it created and
  * processes it started (or found in its own cgroup), and skips with a message otherwise.
+ * Also on temp trees: cpu limits and peak memory read back, cgroup.procs paths, child
+ * listing, one-pass signals.
  */
 #include <errno.h>
 #include <limits.h>
@@ -411,6 +413,130 @@ static void test_v1_usage_kill(void **state)
     cr_cgroup_system_free(sys);
 }
 
+/* cpu_limit, peak memory, cgroup.procs paths, children and one-pass signals. */
+static void test_limits_peak_paths_children_signal(void **state)
+{
+    struct tree *t = *state;
+    v1_tree(t, true);
+    struct cr_cgroup_system *sys = NULL;
+    struct cr_cgroup *cg = NULL, *other = NULL;
+    struct cr_err err = {0};
+    assert_int_equal(cr_cgroup_detect(t->root, &sys, &err), 0);
+    assert_int_equal(cr_cgroup_create(sys, "corral/x", &cg, &err), 0);
+    assert_int_equal(cr_cgroup_create(sys, "corral/y", &other, &err), 0);
+    v1_files(t);
+    put(t, "memory/corral/notadir", "");
+    put(t, "cpu,cpuacct/corral/x/cpuacct.stat", "user 0\nsystem 0\n");
+    put(t, "memory/corral/x/memory.usage_in_bytes", "8192\n");
+    put(t, "memory/corral/x/memory.limit_in_bytes", "67108864\n");
+    put(t, "memory/corral/x/memory.stat", "rss 4096\n");
+    put(t, "memory/corral/x/memory.max_usage_in_bytes", "12288\n");
+    put(t, "cpu,cpuacct/corral/x/cpu.shares", "512\n");
+    put(t, "cpu,cpuacct/corral/x/cpu.cfs_period_us", "100000\n");
+    put(t, "cpu,cpuacct/corral/x/cpu.cfs_quota_us", "-1\n");
+    struct cr_cgroup_usage u;
+    assert_int_equal(cr_cgroup_usage(cg, &u, &err), 0);
+    assert_float_equal(u.cpu_limit, 0.5, 1e-9); /* no quota: the shares say */
+    assert_int_equal(u.mem_max_bytes, 12288);
+    put(t, "cpu,cpuacct/corral/x/cpu.cfs_quota_us", "25000\n");
+    assert_int_equal(cr_cgroup_usage(cg, &u, &err), 0);
+    assert_float_equal(u.cpu_limit, 0.25, 1e-9);
+
+    char **paths = NULL;
+    size_t n = 0;
+    cr_cgroup_procs_paths(cg, &paths, &n);
+    assert_int_equal(n, 4); /* cpu,cpuacct memory pids freezer */
+    for (size_t i = 0; i < n; i++) {
+        assert_non_null(strstr(paths[i], t->root));
+        const char *tail = "/corral/x/cgroup.procs";
+        assert_string_equal(paths[i] + strlen(paths[i]) - strlen(tail), tail);
+        free(paths[i]);
+    }
+    free(paths);
+
+    char **kids = NULL;
+    assert_int_equal(cr_cgroup_children(sys, "corral", &kids, &n, &err), 0);
+    assert_int_equal(n, 2);
+    bool x = false, y = false;
+    for (size_t i = 0; i < n; i++) {
+        x |= strcmp(kids[i], "x") == 0;
+        y |= strcmp(kids[i], "y") == 0;
+        free(kids[i]);
+    }
+    free(kids);
+    assert_true(x && y);
+    assert_int_equal(cr_cgroup_children(sys, "nothing/here", &kids, &n, &err), 0);
+    assert_int_equal(n, 0);
+    free(kids);
+    assert_int_equal(cr_cgroup_children(sys, "../etc", &kids, &n, &err), -EINVAL);
+
+    /* One pass of a signal to the listed members (a child of ours stands in). */
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        pause();
+        _exit(0);
+    }
+    char *list CR_AUTOFREE = cr_xasprintf("%d\n", (int)child);
+    put(t, "pids/corral/x/cgroup.procs", list);
+    assert_int_equal(cr_cgroup_signal(cg, SIGTERM, &err), 0);
+    int status;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM);
+    put(t, "pids/corral/x/cgroup.procs", "x\n");
+    assert_int_equal(cr_cgroup_signal(cg, SIGKILL, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "signal processes of cgroup 'corral/x': parse '"));
+    cr_cgroup_free(cg);
+    cr_cgroup_free(other);
+    cr_cgroup_system_free(sys);
+}
+
+static void test_v2_cpu_limit_peak_kill_file(void **state)
+{
+    struct tree *t = *state;
+    v2_tree(t);
+    put(t, "corral/x/cpu.stat", "usage_usec 0\nuser_usec 0\nsystem_usec 0\n");
+    put(t, "corral/x/cpu.max", "max 100000\n");
+    put(t, "corral/x/cpu.weight", "200\n");
+    put(t, "corral/x/memory.current", "4096\n");
+    put(t, "corral/x/memory.max", "max\n");
+    put(t, "corral/x/memory.stat", "anon 0\n");
+    put(t, "corral/x/memory.peak", "65536\n");
+    put(t, "corral/x/cgroup.procs", "");
+    put(t, "corral/x/cgroup.kill", "");
+    struct cr_cgroup_system *sys = NULL;
+    struct cr_cgroup *cg = NULL;
+    struct cr_err err = {0};
+    assert_int_equal(cr_cgroup_detect(t->root, &sys, &err), 0);
+    assert_int_equal(cr_cgroup_open(sys, "corral/x", &cg, &err), 0);
+    struct cr_cgroup_usage u;
+    assert_int_equal(cr_cgroup_usage(cg, &u, &err), 0);
+    assert_float_equal(u.cpu_limit, 2.0, 1e-9); /* weight 200 = 2048 shares = 2 cpus */
+    assert_int_equal(u.mem_max_bytes, 65536);
+    put(t, "corral/x/cpu.max", "150000 100000\n");
+    assert_int_equal(cr_cgroup_usage(cg, &u, &err), 0);
+    assert_float_equal(u.cpu_limit, 1.5, 1e-9);
+    /* SIGKILL on v2 is one write to cgroup.kill, when the kernel has it */
+    assert_int_equal(cr_cgroup_signal(cg, SIGKILL, &err), 0);
+    assert_file(t, "corral/x/cgroup.kill", "1");
+    char **paths = NULL;
+    size_t n = 0;
+    cr_cgroup_procs_paths(cg, &paths, &n);
+    assert_int_equal(n, 1);
+    char *want CR_AUTOFREE = cr_xasprintf("%s/corral/x/cgroup.procs", t->root);
+    assert_string_equal(paths[0], want);
+    free(paths[0]);
+    free(paths);
+    char **kids = NULL;
+    assert_int_equal(cr_cgroup_children(sys, "corral", &kids, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(kids[0], "x");
+    free(kids[0]);
+    free(kids);
+    cr_cgroup_free(cg);
+    cr_cgroup_system_free(sys);
+}
+
 static void test_v1_missing_controller(void **state)
 {
     struct tree *t = *state;
@@ -629,6 +755,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_v2_usage_pids_kill, tree_setup, tree_teardown),
         cmocka_unit_test_setup_teardown(test_v1_detect_create_write, tree_setup, tree_teardown),
         cmocka_unit_test_setup_teardown(test_v1_usage_kill, tree_setup, tree_teardown),
+        cmocka_unit_test_setup_teardown(test_limits_peak_paths_children_signal, tree_setup,
+                                        tree_teardown),
+        cmocka_unit_test_setup_teardown(test_v2_cpu_limit_peak_kill_file, tree_setup,
+                                        tree_teardown),
         cmocka_unit_test_setup_teardown(test_v1_missing_controller, tree_setup, tree_teardown),
         cmocka_unit_test_setup_teardown(test_bad_names, tree_setup, tree_teardown),
         cmocka_unit_test_setup_teardown(test_real_v1, real_setup, real_teardown),
