@@ -4,7 +4,7 @@
  * tasks on a running master and acknowledges every status update. Prints tasks/s from
  * the first ACCEPT to the last TASK_FINISHED acknowledged, and per-task latency.
  *
- * usage: bench_e2e --master HOST:PORT [--tasks N] [--cpus C] [--mem M]
+ * usage: bench_e2e --master HOST:PORT [--tasks N] [--cpus C] [--mem M] [--cmd SHELL-COMMAND]
  * It never fails on time; it exits non-zero only if tasks fail or the run breaks.
  */
 #include <jansson.h>
@@ -29,6 +29,7 @@ struct bench {
     char fwid[128];
     int total, launched, finished, failed, acked_finished, calls_inflight;
     double cpus, mem;
+    const char *cmd; /* shell command, or NULL for /bin/true (argv form) */
     double t_start, t_end;
     double *launch_at; /* per task index */
     double *lat;       /* per task latency */
@@ -193,8 +194,13 @@ static void on_offers(struct bench *b, json_t *offers)
             json_array_append_new(res, scalar("mem", b->mem));
             json_object_set_new(ti, "resources", res);
             json_t *cmd = json_object();
-            json_object_set_new(cmd, "shell", json_false());
-            json_object_set_new(cmd, "value", json_string("/bin/true"));
+            if (b->cmd) {
+                json_object_set_new(cmd, "shell", json_true());
+                json_object_set_new(cmd, "value", json_string(b->cmd));
+            } else {
+                json_object_set_new(cmd, "shell", json_false());
+                json_object_set_new(cmd, "value", json_string("/bin/true"));
+            }
             json_t *args = json_array();
             json_array_append_new(args, json_string("true"));
             json_object_set_new(cmd, "arguments", args);
@@ -326,6 +332,8 @@ int main(int argc, char **argv)
             b.cpus = atof(argv[i + 1]);
         else if (strcmp(argv[i], "--mem") == 0)
             b.mem = atof(argv[i + 1]);
+        else if (strcmp(argv[i], "--cmd") == 0)
+            b.cmd = argv[i + 1];
     }
     if (b.total <= 0)
         b.total = 1;

@@ -61,6 +61,10 @@ static const struct cr_flag agent_flags[] = {
      "parent cgroup of this agent's containers (default: corral/agent-<hash of work dir>)", 0, 0},
     {"cgroups-enable-cfs", CR_FLAG_BOOL, OFF(cgroups_enable_cfs), "false",
      "cap every task's cpu time at its cpus (CFS quota), not only tasks with limits.cpus", 0, 0},
+    {"cgroups-favor-dynmods", CR_FLAG_BOOL, OFF(cgroups_favor_dynmods), "true",
+     "while the agent runs, make moving tasks into v1 cgroups cheap (no RCU wait per launch; "
+     "slightly slower fork/exit system-wide)",
+     0, 0},
     {"pids-limit", CR_FLAG_INT, OFF(pids_limit), "4096",
      "most processes and threads per container (0 = unlimited)", 0, 1e9},
     {"seccomp", CR_FLAG_BOOL, OFF(seccomp), "true",
@@ -97,6 +101,7 @@ static void options_copy(struct cr_agent_options *dst, const struct cr_agent_opt
     dst->cgroups_mount = cr_xstrdup(src->cgroups_mount ? src->cgroups_mount : "/sys/fs/cgroup");
     dst->cgroups_root = cr_xstrdup(src->cgroups_root);
     dst->cgroups_enable_cfs = src->cgroups_enable_cfs;
+    dst->cgroups_favor_dynmods = src->cgroups_favor_dynmods;
     dst->pids_limit = src->pids_limit;
     dst->seccomp = src->seccomp;
     dst->log_max_size = src->log_max_size;
@@ -367,6 +372,8 @@ static void on_agent_closed(uv_handle_t *h)
     cr_resources_release(&a->resources);
     cr_attributes_release(&a->attributes);
     agent_strv_free(a->base_env);
+    if (a->dynmods_fd >= 0)
+        close(a->dynmods_fd);
     free(a->launch_ms);
     free(a->isolation);
     free(a->cgroups_root);
@@ -378,6 +385,7 @@ static void on_agent_closed(uv_handle_t *h)
 /* "auto": every isolator this machine supports (all of them as root with cgroups). */
 static int resolve_isolation(struct cr_agent *a, struct cr_err *err)
 {
+    (void)err;
     if (!a->opts.cgroups_root) {
         uint32_t h = 2166136261u; /* FNV-1a of the work dir: one parent cgroup per agent */
         for (const char *p = a->work_dir; *p; p++)
@@ -386,16 +394,16 @@ static int resolve_isolation(struct cr_agent *a, struct cr_err *err)
     } else {
         a->cgroups_root = cr_xstrdup(a->opts.cgroups_root);
     }
-    if (strcmp(a->opts.isolation, "auto") != 0) {
-        a->isolation = cr_xstrdup(a->opts.isolation);
-        return 0;
-    }
     struct cr_cgroup_system *sys = NULL;
     struct cr_err cerr;
     cr_err_clear(&cerr);
-    bool cgroups = geteuid() == 0 && cr_cgroup_detect(a->opts.cgroups_mount, &sys, &cerr) == 0;
+    bool root = geteuid() == 0;
+    bool cgroups = root && cr_cgroup_detect(a->opts.cgroups_mount, &sys, &cerr) == 0;
+    bool v1 = cgroups && cr_cgroup_system_version(sys) == CR_CGROUP_V1;
     cr_cgroup_system_free(sys);
-    if (geteuid() != 0) {
+    if (strcmp(a->opts.isolation, "auto") != 0) {
+        a->isolation = cr_xstrdup(a->opts.isolation);
+    } else if (!root) {
         CR_WARN("not running as root: tasks get no cgroups, namespaces or seccomp (posix "
                 "isolation only)");
         a->isolation = cr_xstrdup("posix");
@@ -405,7 +413,13 @@ static int resolve_isolation(struct cr_agent *a, struct cr_err *err)
     } else {
         a->isolation = cr_xstrdup("cgroups,namespaces,filesystem,hardening");
     }
-    (void)err;
+    if (v1 && a->opts.cgroups_favor_dynmods && strstr(a->isolation, "cgroups")) {
+        a->dynmods_fd = cr_cgroup_favor_dynmods(a->work_dir, &cerr);
+        if (a->dynmods_fd < 0)
+            CR_WARN("cannot make cgroup moves cheap; each launch waits for an RCU grace period "
+                    "error=\"%s\"",
+                    cerr.msg);
+    }
     return 0;
 }
 
@@ -469,6 +483,7 @@ int cr_agent_new(uv_loop_t *loop, const struct cr_agent_options *opts, struct cr
     a->su_timer_open = true;
     a->base_env = agent_base_env();
     a->launch_ms = cr_xcalloc(CR_AGENT_LAUNCH_SAMPLES, sizeof(*a->launch_ms));
+    a->dynmods_fd = -1;
     if (a->opts.executor_reregister_ms <= 0)
         a->opts.executor_reregister_ms = 2000;
     if (a->opts.executor_recovery_ms <= 0)
@@ -485,6 +500,9 @@ int cr_agent_new(uv_loop_t *loop, const struct cr_agent_options *opts, struct cr
         rc = cr_err_sys(err, -errno, "resolve work dir '%s'", a->opts.work_dir);
         goto fail;
     }
+    if ((rc = cr_gc_new(loop, a->opts.gc_delay_ms, a->opts.gc_disk_headroom, a->work_dir, &a->gc,
+                        err)) < 0)
+        goto fail;
     meta = cr_xasprintf("%s/meta", a->work_dir);
     rc = cr_mkdir_p(meta, 0755, err);
     free(meta);
@@ -521,6 +539,7 @@ int cr_agent_new(uv_loop_t *loop, const struct cr_agent_options *opts, struct cr
     if ((rc = agent_ckpt_recover(a, err)) < 0)
         goto fail;
     agent_tasks_recovered(a);
+    agent_ckpt_gc_old_sandboxes(a);
     if ((rc = recover_containers(a, err)) < 0)
         goto fail;
     if ((rc = agent_executors_listen(a, err)) < 0)
@@ -597,6 +616,8 @@ void cr_agent_free(struct cr_agent *a)
     }
     cr_containerizer_free(a->cz);
     a->cz = NULL;
+    cr_gc_free(a->gc);
+    a->gc = NULL;
     agent_tasks_release(a);
     cr_su_release(&a->su);
     uv_timer_stop(&a->su_timer);

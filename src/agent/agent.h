@@ -34,6 +34,7 @@ struct cr_agent_options {
     char *cgroups_mount;            /* "/sys/fs/cgroup" */
     char *cgroups_root;             /* parent cgroup of containers; default per work dir */
     bool cgroups_enable_cfs;        /* hard cpu limit (CFS quota) for every task */
+    bool cgroups_favor_dynmods;     /* cheap cgroup moves while running (v1) */
     int64_t pids_limit;             /* pids.max per container, 0 = unlimited */
     bool seccomp;                   /* default seccomp filter for tasks */
     int64_t log_max_size;           /* cap of a task's stdout/stderr before rotation */

@@ -29,6 +29,7 @@
 
 #include "agent/agent.h"
 #include "agent/checkpoint.h"
+#include "agent/gc.h"
 #include "agent/master_link.h"
 #include "agent/protocol.h"
 #include "agent/status_updates.h"
@@ -118,12 +119,14 @@ struct cr_agent {
     struct cr_containerizer *cz;      /* the isolators, for recovery, usage and cleanup */
     char *isolation;                  /* resolved --isolation (owned) */
     char *cgroups_root;               /* resolved --cgroups-root (owned) */
+    int dynmods_fd;                   /* holds the favordynmods hierarchy (cgroup.h), or -1 */
     char *executor_path;              /* owned */
     char *socket_path;                /* owned: <work-dir>/executor.sock */
     uv_pipe_t *exec_server;           /* owned (closed with free) */
     struct agent_executor *executors; /* every executor process known */
     struct agent_exec_conn *conns;    /* every executor connection */
     struct cr_journal *journal;       /* the checkpoint */
+    struct cr_gc *gc;                 /* sandboxes of completed tasks, removed when due */
     bool recovering;                  /* replaying the journal */
     double *launch_ms;                /* ring of recent launch latencies (ms) */
     size_t nlaunch_ms, launch_ms_next;
@@ -218,6 +221,8 @@ void agent_ckpt_update(struct cr_agent *a, const struct agent_task *t,
                        const struct cr_task_status *s);
 void agent_ckpt_ack(struct cr_agent *a, const struct agent_task *t, const unsigned char uuid[16]);
 void agent_ckpt_done(struct cr_agent *a, const struct agent_task *t);
+/* Schedule every sandbox on disk that no active task owns for removal (by its age). */
+void agent_ckpt_gc_old_sandboxes(struct cr_agent *a);
 /* Make the buffered records durable now. Returns 0 or -errno (logged). */
 int agent_ckpt_sync(struct cr_agent *a);
 /* ... or at the end of this loop turn, then call done(ud, rc). */

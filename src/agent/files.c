@@ -71,40 +71,6 @@ char *cr_files_mode_string(unsigned mode, char *buf)
     return buf;
 }
 
-/* Collapse "//", "." and ".." of an absolute path (no file system access). Owned. */
-static char *normalize(const char *path)
-{
-    size_t len = strlen(path);
-    char *out = cr_xmalloc(len + 2);
-    size_t o = 0;
-    const char *p = path;
-    while (*p) {
-        while (*p == '/')
-            p++;
-        if (!*p)
-            break;
-        const char *end = strchr(p, '/');
-        size_t n = end ? (size_t)(end - p) : strlen(p);
-        if (n == 1 && p[0] == '.') {
-            /* skip */
-        } else if (n == 2 && p[0] == '.' && p[1] == '.') {
-            while (o > 0 && out[o - 1] != '/')
-                o--;
-            if (o > 0)
-                o--; /* drop the '/' too */
-        } else {
-            out[o++] = '/';
-            memcpy(out + o, p, n);
-            o += n;
-        }
-        p += n;
-    }
-    if (o == 0)
-        out[o++] = '/';
-    out[o] = '\0';
-    return out;
-}
-
 static bool under_root(const char *root, const char *path)
 {
     size_t n = strlen(root);
@@ -122,7 +88,7 @@ int cr_files_resolve(const char *root, const char *path, char **out, struct cr_e
         return cr_err_set(err, -EINVAL, "path: '%s' is not an absolute path", path);
     if (strlen(path) >= PATH_MAX)
         return cr_err_set(err, -EINVAL, "path: longer than %d bytes", PATH_MAX);
-    char *norm = normalize(path);
+    char *norm = cr_path_normalize(path);
     bool inside = under_root(root, norm);
     free(norm);
     if (!inside)

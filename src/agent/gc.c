@@ -67,38 +67,6 @@ struct cr_gc {
 
 /* ------------------------------------------------------------------ paths */
 
-/* Collapse "//", "." and ".." of an absolute path (no file system access). Owned. */
-static char *normalize(const char *path)
-{
-    size_t len = strlen(path);
-    char *out = cr_xmalloc(len + 2);
-    size_t o = 0;
-    const char *p = path;
-    while (*p) {
-        while (*p == '/')
-            p++;
-        if (!*p)
-            break;
-        const char *end = strchr(p, '/');
-        size_t n = end ? (size_t)(end - p) : strlen(p);
-        if (n == 2 && p[0] == '.' && p[1] == '.') {
-            while (o > 0 && out[o - 1] != '/')
-                o--;
-            if (o > 0)
-                o--;
-        } else if (!(n == 1 && p[0] == '.')) {
-            out[o++] = '/';
-            memcpy(out + o, p, n);
-            o += n;
-        }
-        p += n;
-    }
-    if (o == 0)
-        out[o++] = '/';
-    out[o] = '\0';
-    return out;
-}
-
 /* Is path strictly below root (both normalized, absolute)? */
 static bool strictly_under(const char *root, const char *path)
 {
@@ -367,7 +335,7 @@ int cr_gc_schedule(struct cr_gc *gc, const char *path, int64_t delay_ms, struct 
     if (delay_ms < CR_GC_DEFAULT_DELAY)
         return cr_err_set(err, -EINVAL, "gc: delay %" PRId64 "ms for '%s' is negative", delay_ms,
                           path);
-    char *norm = normalize(path);
+    char *norm = cr_path_normalize(path);
     if (!strictly_under(gc->root, norm)) {
         cr_err_set(err, -EPERM, "gc: '%s' is not under the work dir '%s'", path, gc->root);
         free(norm);
@@ -375,6 +343,7 @@ int cr_gc_schedule(struct cr_gc *gc, const char *path, int64_t delay_ms, struct 
     }
     if (delay_ms == CR_GC_DEFAULT_DELAY)
         delay_ms = gc->delay_ms;
+    uv_update_time(gc->loop); /* the delay counts from now, not from the loop's last wake-up */
     int64_t now = (int64_t)uv_now(gc->loop);
     int64_t due = delay_ms > INT64_MAX - now ? INT64_MAX : now + delay_ms;
     struct entry *e = cr_map_get(&gc->paths, norm);
@@ -416,7 +385,7 @@ bool cr_gc_unschedule(struct cr_gc *gc, const char *path)
 {
     if (!path)
         return false;
-    char *norm = normalize(path);
+    char *norm = cr_path_normalize(path);
     struct entry *e = cr_map_get(&gc->paths, norm);
     free(norm);
     if (!e)
@@ -429,7 +398,7 @@ bool cr_gc_unschedule(struct cr_gc *gc, const char *path)
 
 bool cr_gc_is_scheduled(const struct cr_gc *gc, const char *path)
 {
-    char *norm = normalize(path);
+    char *norm = cr_path_normalize(path);
     bool found = cr_map_get(&gc->paths, norm) != NULL;
     free(norm);
     return found;

@@ -24,6 +24,7 @@
  * had not ended gets its executor re-adopted (executors.c: pidfd + re-subscription
  * deadline); a dead executor fails its task with REASON_EXECUTOR_TERMINATED.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -353,4 +354,72 @@ int agent_ckpt_recover(struct cr_agent *a, struct cr_err *err)
         CR_INFO("recovered tasks from the checkpoint tasks=%zu pending_updates=%zu", a->ntasks,
                 cr_su_pending(&a->su));
     return 0;
+}
+
+/* ------------------------------------------------------------------ old sandboxes */
+
+/* Call fn for each subdirectory name of dir (not "." / ".." / symlinks). */
+static void each_subdir(const char *dir, void (*fn)(struct cr_agent *a, const char *path),
+                        struct cr_agent *a)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.' || e->d_type != DT_DIR)
+            continue;
+        char *path = cr_xasprintf("%s/%s", dir, e->d_name);
+        fn(a, path);
+        free(path);
+    }
+    closedir(d);
+}
+
+static bool run_is_active(const struct cr_agent *a, const char *path)
+{
+    for (const struct agent_task *t = a->tasks_head; t; t = t->next)
+        if (t->directory && strcmp(t->directory, path) == 0)
+            return true;
+    return false;
+}
+
+static void gc_run(struct cr_agent *a, const char *run)
+{
+    if (run_is_active(a, run))
+        return;
+    struct cr_err err;
+    cr_err_clear(&err);
+    if (cr_gc_schedule_by_mtime(a->gc, run, &err) < 0)
+        CR_WARN("cannot schedule an old sandbox for removal path=%s error=\"%s\"", run, err.msg);
+}
+
+static void gc_executor(struct cr_agent *a, const char *executor)
+{
+    char *runs = cr_xasprintf("%s/runs", executor);
+    each_subdir(runs, gc_run, a);
+    free(runs);
+}
+
+static void gc_framework(struct cr_agent *a, const char *framework)
+{
+    char *executors = cr_xasprintf("%s/executors", framework);
+    each_subdir(executors, gc_executor, a);
+    free(executors);
+}
+
+static void gc_slave(struct cr_agent *a, const char *slave)
+{
+    char *frameworks = cr_xasprintf("%s/frameworks", slave);
+    each_subdir(frameworks, gc_framework, a);
+    free(frameworks);
+}
+
+void agent_ckpt_gc_old_sandboxes(struct cr_agent *a)
+{
+    if (!a->gc)
+        return;
+    char *slaves = cr_xasprintf("%s/slaves", a->work_dir);
+    each_subdir(slaves, gc_slave, a);
+    free(slaves);
 }

@@ -185,6 +185,13 @@ static void task_complete(struct cr_agent *a, struct agent_task *t)
         fw_drop_if_unused(a, old->fw);
         task_free(old);
     }
+    if (t->directory && a->gc) {
+        struct cr_err err;
+        cr_err_clear(&err);
+        if (cr_gc_schedule(a->gc, t->directory, CR_GC_DEFAULT_DELAY, &err) < 0)
+            CR_WARN("cannot schedule the sandbox for removal task=%s error=\"%s\"", t->task_id,
+                    err.msg);
+    }
     a->completed[(a->completed_start + a->ncompleted) % CR_AGENT_MAX_COMPLETED] = t;
     a->ncompleted++;
     CR_DEBUG("task completed task=%s framework=%s state=%s", t->task_id, t->framework_id,

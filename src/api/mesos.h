@@ -49,6 +49,8 @@ char *cr_json_dump(const json_t *json);
  * got array").
  */
 json_t *cr_json_parse_object(const char *text, size_t len, struct cr_err *err);
+/* "object", "array", "string", "number", "boolean" or "null": for error messages. */
+const char *cr_mj_type_name(const json_t *v);
 
 /* {"value": id}; NULL for a NULL id. */
 json_t *cr_json_id(const char *id);

@@ -42,8 +42,6 @@ int cr_mj_missing(struct cr_err *err, const char *path, const char *key);
 /* "<path.key>: expected <want>, got <json type of got>". */
 int cr_mj_type_err(struct cr_err *err, const char *path, const char *key, const char *want,
                    const json_t *got);
-/* "object", "array", "string", "number", "boolean" or "null". */
-const char *cr_mj_type_name(const json_t *v);
 
 /* ---- getters ---- */
 

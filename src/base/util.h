@@ -65,6 +65,9 @@ int cr_mkdir_p(const char *path, unsigned mode, struct cr_err *err);
 /* rm -rf: symlinks are removed, never followed; a missing path is success; "/" is
  * refused (-EPERM). Returns 0 or negative errno with err filled. */
 int cr_rm_rf(const char *path, struct cr_err *err);
+/* Collapse "//", "." and ".." of an absolute path, lexically (no file system access;
+ * ".." above "/" stays at "/"). Owned. */
+char *cr_path_normalize(const char *path);
 /* Read a whole file (*out owned: free(); NUL-terminated; *out_len may be NULL). Works for
  * /proc files that report size 0. Returns 0 or negative errno with err filled. */
 int cr_read_file(const char *path, char **out, size_t *out_len, struct cr_err *err);

@@ -35,6 +35,7 @@
 static const char verb[] = "logs";
 
 #define CHUNK_BYTES (1024 * 1024) /* most bytes asked for in one read */
+#define OVERLAP_BYTES 64          /* re-read before each new read to recognize the file */
 #define TAIL_WINDOW (64 * 1024)   /* first guess of how far back --tail N reaches */
 #define TAIL_WINDOW_MAX (64 * 1024 * 1024)
 #define FOLLOW_POLL_MS 500
@@ -52,9 +53,10 @@ static void usage(FILE *out, const struct cr_cli_opt *opts)
 
 /* The log of one task on one agent. */
 struct log_file {
-    char *agent; /* "ip:port" */
-    char *path;  /* absolute path on the agent: <sandbox>/stdout */
-    char *path1; /* the rotated file: <sandbox>/stdout.1 */
+    char *agent;  /* "ip:port" */
+    char *path;   /* absolute path on the agent: <sandbox>/stdout */
+    char *path1;  /* the rotated file: <sandbox>/stdout.1 */
+    bool is_over; /* the task had ended when it was located */
 };
 
 static void log_file_release(struct log_file *f)
@@ -167,6 +169,7 @@ static int locate(const char *master, const char *task_id, bool use_stderr, stru
             f->agent = cr_xstrdup(addr);
             f->path = cr_xasprintf("%s/%s", dir, use_stderr ? "stderr" : "stdout");
             f->path1 = cr_xasprintf("%s.1", f->path);
+            f->is_over = is_over;
         } else {
             rc = cr_err_set(err, is_over ? -ENOENT : -EAGAIN,
                             "agent %s has no sandbox for task '%s' (%s)", addr, task_id,
@@ -261,61 +264,104 @@ static void print_bytes(const char *data, size_t len)
     }
 }
 
-/* Where the reader is: a file known by its inode (-1: not known yet), and an offset. */
+/*
+ * Where the reader is: a file known by its inode (-1: not known yet) and the last bytes
+ * printed from it (up to OVERLAP_BYTES, ending at offset). Each read starts ntail bytes
+ * early and must find them again: file systems hand a freed inode number to the next new
+ * file, so after two quick rotations "stdout" can be a different file with the same
+ * inode, and only its content tells.
+ */
 struct cursor {
     int64_t inode;
     int64_t offset;
+    char tail[OVERLAP_BYTES];
+    size_t ntail;
 };
 
-/* Does an answer come from the file the cursor is on? Unknown inodes always match. */
-static bool same_file(int64_t known, int64_t answered)
+/* Start following the file with inode at offset, having printed nothing of it yet. */
+static void cursor_reset(struct cursor *c, int64_t inode, int64_t offset)
 {
-    return known < 0 || answered < 0 || known == answered;
+    c->inode = inode;
+    c->offset = offset;
+    c->ntail = 0;
+}
+
+/* Remember the last bytes printed (data[0..len) just followed the current tail). */
+static void cursor_advance(struct cursor *c, const char *data, size_t len)
+{
+    c->offset += (int64_t)len;
+    if (len >= OVERLAP_BYTES) {
+        memcpy(c->tail, data + len - OVERLAP_BYTES, OVERLAP_BYTES);
+        c->ntail = OVERLAP_BYTES;
+        return;
+    }
+    size_t keep = c->ntail + len > OVERLAP_BYTES ? OVERLAP_BYTES - len : c->ntail;
+    memmove(c->tail, c->tail + c->ntail - keep, keep);
+    memcpy(c->tail + keep, data, len);
+    c->ntail = keep + len;
 }
 
 /*
- * Print file from *offset to its end, as long as it is the file *inode (-1: whatever
- * file answers first, whose inode is then stored in *inode). Returns 0 at its end, 1 when
- * file is another one now (its inode in *other; nothing of it is printed), or a negative
- * code with err. Sets *got when anything was printed.
+ * Do the first bytes of an answer read from offset - ntail repeat the cursor's tail? A
+ * '?' may stand for a byte >= 0x80: a read starting inside a UTF-8 character answers
+ * '?' for its first bytes (see /files/read).
  */
-static int drain(const struct log_file *f, const char *file, int64_t *inode, int64_t *offset,
-                 int64_t *other, bool *got, struct cr_err *err)
+static bool overlap_matches(const struct cursor *c, const char *data, size_t len)
+{
+    if (len < c->ntail)
+        return false;
+    for (size_t i = 0; i < c->ntail; i++)
+        if (data[i] != c->tail[i] && !(data[i] == '?' && (unsigned char)c->tail[i] >= 0x80))
+            return false;
+    return true;
+}
+
+/*
+ * Print file from c's offset to its end, as long as it is c's file (an unknown inode is
+ * taken from the first answer). Returns 0 at its end, 1 when file is another one now
+ * (its inode in *other; nothing of it is printed), or a negative code with err. Sets
+ * *got when anything was printed.
+ */
+static int drain(const struct log_file *f, const char *file, struct cursor *c, int64_t *other,
+                 bool *got, struct cr_err *err)
 {
     for (;;) {
         struct answer a;
-        int rc = read_file(f, file, *offset, CHUNK_BYTES, &a, err);
+        int64_t back = (int64_t)c->ntail;
+        int rc = read_file(f, file, c->offset - back, CHUNK_BYTES + back, &a, err);
         if (rc < 0)
             return rc;
-        if (*inode < 0) {
-            *inode = a.inode;
-        } else if (!same_file(*inode, a.inode)) {
+        if (c->inode < 0 && c->ntail == 0)
+            c->inode = a.inode;
+        if ((c->inode >= 0 && a.inode >= 0 && a.inode != c->inode) ||
+            !overlap_matches(c, a.data, a.len)) {
             *other = a.inode;
             answer_release(&a);
             return 1;
         }
-        print_bytes(a.data, a.len);
-        size_t len = a.len;
+        size_t len = a.len - c->ntail;
+        print_bytes(a.data + c->ntail, len);
+        cursor_advance(c, a.data + c->ntail, len);
         answer_release(&a);
         if (len == 0)
             return 0;
         *got = true;
-        *offset += (int64_t)len;
         if (cr_cli_signal)
             return 0;
     }
 }
 
 /*
- * The file at c has been rotated to path1: print the rest of it from c->offset, if
- * path1 is indeed that file. Returns 0 (whatever could be printed was) or a negative
- * code with err for a failure to reach the agent.
+ * c's file has been rotated to path1: print the rest of it, if path1 is indeed that file
+ * (else say that output was skipped). Returns 0, or a negative code with err for a
+ * failure to reach the agent.
  */
 static int finish_rotated(const struct log_file *f, const struct cursor *c, bool *got,
                           struct cr_err *err)
 {
-    int64_t offset = c->offset, inode = c->inode, other = -1;
-    int rc = drain(f, f->path1, &inode, &offset, &other, got, err);
+    struct cursor old = *c;
+    int64_t other = -1;
+    int rc = drain(f, f->path1, &old, &other, got, err);
     if (rc == 1 || rc == -ENOENT) {
         fflush(stdout);
         fprintf(stderr,
@@ -336,14 +382,13 @@ static int catch_up(const struct log_file *f, struct cursor *c, bool *got, struc
     *got = false;
     for (int rotations = 0;; rotations++) {
         int64_t other = -1;
-        int rc = drain(f, f->path, &c->inode, &c->offset, &other, got, err);
+        int rc = drain(f, f->path, c, &other, got, err);
         if (rc <= 0)
             return rc;
-        /* "stdout" is a new file: the one followed is stdout.1 now (or gone). */
+        /* "stdout" is another file: the one followed is stdout.1 now (or gone). */
         if ((rc = finish_rotated(f, c, got, err)) < 0)
             return rc;
-        c->inode = other;
-        c->offset = 0;
+        cursor_reset(c, other, 0);
         if (cr_cli_signal || rotations > 100)
             return 0;
     }
@@ -364,44 +409,24 @@ static int stat_file(const struct log_file *f, const char *file, int64_t *size, 
 }
 
 /*
- * A followed file smaller than the offset: truncated in place (same inode), or, from an
- * agent that sends no inodes, rotated (print what is left of stdout.1). Either way go on
- * from 0. (A file that is another inode is left to catch_up.)
- */
-static void check_shrunk(const struct log_file *f, struct cursor *c)
-{
-    int64_t size = 0, inode = -1;
-    struct cr_err err = {0};
-    if (stat_file(f, f->path, &size, &inode, &err) < 0 || size >= c->offset ||
-        !same_file(c->inode, inode))
-        return;
-    fflush(stdout);
-    if (c->inode < 0 && inode < 0) {
-        fprintf(stderr, "corral logs: '%s' was rotated; reading it from the start\n", f->path);
-        bool got = false;
-        finish_rotated(f, c, &got, &err);
-    } else {
-        fprintf(stderr, "corral logs: '%s' was truncated; reading it from the start\n", f->path);
-    }
-    c->offset = 0;
-}
-
-/*
  * Print everything the task's stream still has: stdout.1 (unless it is the file stdout
  * was a moment ago), then stdout. c ends at the end of stdout.
  */
 static int print_all(const struct log_file *f, struct cursor *c, struct cr_err *err)
 {
-    int64_t size = 0;
-    int rc = stat_file(f, f->path, &size, &c->inode, err);
+    int64_t size = 0, inode = -1;
+    int rc = stat_file(f, f->path, &size, &inode, err);
     if (rc < 0)
         return rc;
-    c->offset = 0;
-    int64_t size1 = 0, inode1 = -1, off1 = 0, other = -1;
+    cursor_reset(c, inode, 0);
+    int64_t size1 = 0, inode1 = -1, other = -1;
     struct cr_err err1 = {0};
     bool got = false;
-    if (stat_file(f, f->path1, &size1, &inode1, &err1) == 0 && (inode1 < 0 || inode1 != c->inode))
-        drain(f, f->path1, &inode1, &off1, &other, &got, &err1);
+    if (stat_file(f, f->path1, &size1, &inode1, &err1) == 0 && (inode1 < 0 || inode1 != inode)) {
+        struct cursor c1;
+        cursor_reset(&c1, inode1, 0);
+        drain(f, f->path1, &c1, &other, &got, &err1);
+    }
     return catch_up(f, c, &got, err);
 }
 
@@ -421,7 +446,7 @@ static int read_window(const struct log_file *f, const char *file, int64_t inode
         int rc = read_file(f, file, pos, want, &a, err);
         if (rc < 0)
             return rc;
-        if (!same_file(inode, a.inode)) {
+        if (inode >= 0 && a.inode >= 0 && a.inode != inode) {
             answer_release(&a);
             return 1;
         }
@@ -442,10 +467,11 @@ static int read_window(const struct log_file *f, const char *file, int64_t inode
 static int print_tail(const struct log_file *f, size_t n, struct cursor *c, struct cr_err *err)
 {
     for (int attempt = 0;; attempt++) {
-        int64_t size = 0;
-        int rc = stat_file(f, f->path, &size, &c->inode, err);
+        int64_t size = 0, inode = -1;
+        int rc = stat_file(f, f->path, &size, &inode, err);
         if (rc < 0)
             return rc;
+        cursor_reset(c, inode, 0);
         struct cr_buf buf = {0};
         int64_t start = 0;
         bool found = false;
@@ -465,7 +491,8 @@ static int print_tail(const struct log_file *f, size_t n, struct cursor *c, stru
             cr_buf_release(&buf);
             return rc < 0 ? rc : cr_err_set(err, -EAGAIN, "'%s' keeps rotating", f->path);
         }
-        c->offset = start + (int64_t)buf.len;
+        c->offset = start;
+        cursor_advance(c, buf.data ? buf.data : "", buf.len);
         int64_t size1 = 0, inode1 = -1;
         struct cr_err err1 = {0};
         if (!found && start == 0 && n > 0 && stat_file(f, f->path1, &size1, &inode1, &err1) == 0 &&
@@ -539,8 +566,6 @@ static int follow(const char *master, const char *task_id, const struct log_file
         if (++idle % FOLLOW_STATE_EVERY != 0)
             continue;
         over = task_is_over(master, task_id) == 1;
-        if (rc == 0)
-            check_shrunk(f, c);
     }
 }
 
@@ -581,7 +606,8 @@ int cr_cli_logs_main(int argc, char **argv)
         goto out;
     }
 
-    struct cursor c = {.inode = -1, .offset = 0};
+    struct cursor c;
+    cursor_reset(&c, -1, 0);
     if (tail >= 0)
         rc = print_tail(&f, (size_t)tail, &c, &err);
     else
@@ -589,8 +615,12 @@ int cr_cli_logs_main(int argc, char **argv)
     if (rc == -ENOENT && is_follow) {
         rc = 0; /* not written yet: follow waits for it */
     } else if (rc == -ENOENT) {
-        code =
-            cr_cli_fail(verb, "task '%s' has no %s yet", task_id, use_stderr ? "stderr" : "stdout");
+        const char *name = use_stderr ? "stderr" : "stdout";
+        code = f.is_over ? cr_cli_fail(verb,
+                                       "task '%s' has ended and its %s is gone (its sandbox "
+                                       "was garbage-collected, see the agent's --gc-delay)",
+                                       task_id, name)
+                         : cr_cli_fail(verb, "task '%s' has no %s yet", task_id, name);
         goto out;
     }
     if (rc < 0) {

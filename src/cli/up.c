@@ -17,7 +17,10 @@
  * Stopping (Ctrl-C, SIGTERM, SIGHUP, or a child dying): SIGTERM to the example, then to
  * the agents, then to the master, each stage waiting up to 10 s before SIGKILL; then
  * up.json is removed. The same DIR next time finds the same state: agents keep their work
- * dirs and the master its raft log.
+ * dirs and the master its raft log. Stopping an agent never stops its tasks (each has its
+ * own corral-executor): tasks other than the example keep running, and the next `corral
+ * up` on the same DIR re-adopts them; left alone, their executors give up and kill them
+ * after the agents' --executor-recovery-timeout (15 minutes).
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -258,12 +258,34 @@ static void send_final(struct executor *x)
     maybe_exit(x);
 }
 
-static void on_logger_done(void *ud)
+static void logger_done(struct executor *x)
 {
-    struct executor *x = ud;
     x->loggers_open--;
     if (!x->final_sent)
         send_final(x);
+}
+
+static void on_out_done(void *ud)
+{
+    struct executor *x = ud;
+    x->log_out = NULL;
+    logger_done(x);
+}
+
+static void on_err_done(void *ud)
+{
+    struct executor *x = ud;
+    x->log_err = NULL;
+    logger_done(x);
+}
+
+/* Stop capturing at once (a leftover process still holds the pipes). */
+static void loggers_abandon(struct executor *x)
+{
+    cr_logger_free(x->log_out);
+    cr_logger_free(x->log_err);
+    x->log_out = x->log_err = NULL;
+    x->loggers_open = 0;
 }
 
 static void on_drain_timeout(uv_timer_t *t)
@@ -272,7 +294,7 @@ static void on_drain_timeout(uv_timer_t *t)
     CR_WARN("the task's output is still open after it ended (a leftover process?); reporting "
             "its end now task=%s",
             x->task_id);
-    x->loggers_open = 0;
+    loggers_abandon(x);
     send_final(x);
 }
 
@@ -473,9 +495,7 @@ static void launch(struct executor *x, const struct cr_exec_event *ev)
     if (rc < 0) {
         if (out_fd >= 0)
             close(out_fd);
-        if (x->log_out)
-            cr_logger_close(x->log_out, on_logger_done, x);
-        x->log_out = NULL;
+        loggers_abandon(x);
         cr_container_spec_ext_release(&ext);
         fail_launch(x, CR_TASK_FAILED, CR_REASON_CONTAINER_LAUNCH_FAILED,
                     "Failed to capture the task's output", &err);
@@ -509,18 +529,15 @@ static void launch(struct executor *x, const struct cr_exec_event *ev)
     close(err_fd);
     cr_container_spec_ext_release(&ext);
     if (rc < 0) {
-        cr_logger_close(x->log_out, on_logger_done, x);
-        cr_logger_close(x->log_err, on_logger_done, x);
-        x->log_out = x->log_err = NULL;
+        loggers_abandon(x);
         fail_launch(x, CR_TASK_FAILED, CR_REASON_CONTAINER_LAUNCH_FAILED,
                     "Failed to launch the container", &err);
         return;
     }
     CR_DEBUG("task launched task=%s container=%s pid=%d", x->task_id, x->o->container_id,
              (int)cr_container_pid(x->c));
-    cr_logger_close(x->log_out, on_logger_done, x); /* drains until the task's end closes it */
-    cr_logger_close(x->log_err, on_logger_done, x);
-    x->log_out = x->log_err = NULL;
+    cr_logger_close(x->log_out, on_out_done, x); /* drains until the task's end closes it */
+    cr_logger_close(x->log_err, on_err_done, x);
     emit(x, CR_TASK_STARTING, CR_REASON_NONE, NULL, NULL);
 }
 
@@ -797,6 +814,7 @@ out:
     if (x.c)
         CR_ERROR("exiting with the task still running task=%s", x.task_id);
     cr_health_checker_free(x.hc);
+    loggers_abandon(&x);
     cr_containerizer_free(x.cz);
     uv_close((uv_handle_t *)&x.reconnect_timer, NULL);
     uv_close((uv_handle_t *)&x.drain_timer, NULL);

@@ -79,27 +79,6 @@ void cr_health_spec_release(struct cr_health_spec *spec)
     cr_health_spec_init(spec);
 }
 
-static const char *json_type_name(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "object";
-    case JSON_ARRAY:
-        return "array";
-    case JSON_STRING:
-        return "string";
-    case JSON_INTEGER:
-    case JSON_REAL:
-        return "number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "boolean";
-    case JSON_NULL:
-        return "null";
-    }
-    return "value";
-}
-
 /* obj[key], NULL when absent or null. */
 static json_t *field(const json_t *obj, const char *key)
 {
@@ -129,7 +108,7 @@ static int get_number(const json_t *obj, const char *key, const char *path, doub
         }
     }
     return cr_err_set(err, -EINVAL, "%s.%s: expected a number, got %s", path, key,
-                      json_type_name(v));
+                      cr_mj_type_name(v));
 }
 
 static int get_seconds(const json_t *obj, const char *key, double *out, struct cr_err *err)
@@ -167,7 +146,7 @@ static int get_string(const json_t *obj, const char *key, const char *path, cons
         return 0;
     if (!json_is_string(v))
         return cr_err_set(err, -EINVAL, "%s.%s: expected a string, got %s", path, key,
-                          json_type_name(v));
+                          cr_mj_type_name(v));
     *out = json_string_value(v);
     return 1;
 }
@@ -181,7 +160,7 @@ static int get_object(const json_t *obj, const char *key, const char *path, json
         return 0;
     if (!json_is_object(v))
         return cr_err_set(err, -EINVAL, "%s.%s: expected an object, got %s", path, key,
-                          json_type_name(v));
+                          cr_mj_type_name(v));
     *out = v;
     return 1;
 }
@@ -307,7 +286,7 @@ static int parse_spec(const json_t *obj, struct cr_health_spec *spec, struct cr_
 {
     if (!json_is_object(obj))
         return cr_err_set(err, -EINVAL, "health_check: expected an object, got %s",
-                          obj ? json_type_name(obj) : "nothing");
+                          obj ? cr_mj_type_name(obj) : "nothing");
     int rc;
     if ((rc = parse_type(obj, spec, err)) < 0 || (rc = parse_body(obj, spec, err)) < 0 ||
         (rc = get_seconds(obj, "delay_seconds", &spec->delay_seconds, err)) < 0 ||

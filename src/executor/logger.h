@@ -68,8 +68,9 @@ void cr_logger_close(struct cr_logger *l, cr_logger_done_fn done, void *ud);
 /*
  * End now: stop reading (bytes still in the pipe are lost; a writer still running gets
  * EPIPE/SIGPIPE on its next write), close the file and free. Cancels a pending
- * cr_logger_close (done is not called). The pipe handle closes asynchronously: run the
- * loop afterwards so its memory is released. Accepts NULL.
+ * cr_logger_close (done is not called), e.g. when a drain deadline passes; must not be
+ * called once done has run (l is gone then). The pipe handle closes asynchronously: run
+ * the loop afterwards so its memory is released. Accepts NULL.
  */
 void cr_logger_free(struct cr_logger *l);
 

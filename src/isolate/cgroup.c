@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -1053,4 +1054,28 @@ int cr_cgroup_children(struct cr_cgroup_system *sys, const char *name, char ***n
     *names = out;
     *n = len;
     return 0;
+}
+
+int cr_cgroup_favor_dynmods(const char *scratch_dir, struct cr_err *err)
+{
+    char *dir = cr_xasprintf("%s/.cgroup-dynmods-%d", scratch_dir, (int)getpid());
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+        int rc = cr_err_sys(err, -errno, "create '%s'", dir);
+        free(dir);
+        return rc;
+    }
+    int rc;
+    if (mount("cgroup", dir, "cgroup", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+              "none,name=corral-dynmods,favordynmods") < 0) {
+        rc = cr_err_sys(err, -errno, "mount a favordynmods cgroup hierarchy on '%s'", dir);
+        rmdir(dir);
+        free(dir);
+        return rc;
+    }
+    int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    rc = fd < 0 ? cr_err_sys(err, -errno, "open '%s'", dir) : fd;
+    umount2(dir, MNT_DETACH);
+    rmdir(dir);
+    free(dir);
+    return rc;
 }

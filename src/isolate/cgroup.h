@@ -162,4 +162,18 @@ uint64_t cr_cgroup_cpu_weight(uint64_t shares);
 /* CFS quota in microseconds for cpus_milli per CR_CGROUP_CPU_PERIOD_US (at least 1000). */
 uint64_t cr_cgroup_cpu_quota_us(uint64_t cpus_milli);
 
+/*
+ * Make moving processes between cgroups cheap for as long as the returned descriptor is
+ * open (Linux >= 6.0, cgroup v1). Every write to a v1 cgroup.procs takes the kernel's
+ * global threadgroup lock for writing, which waits for an RCU grace period (about 30 ms
+ * on an idle machine) unless some hierarchy is mounted with "favordynmods". This mounts
+ * a controller-less named hierarchy ("name=corral-dynmods,favordynmods") on a fresh
+ * directory under scratch_dir, keeps an O_PATH descriptor on its root, lazily unmounts
+ * it and removes the directory: nothing stays visible, and closing the descriptor (or
+ * the process dying) puts the kernel back as it was. The cost is slightly slower
+ * fork/exit system-wide, the trade the kernel documents for hosts that create many
+ * containers. Returns the descriptor, or -errno with err (-EINVAL: kernel too old).
+ */
+int cr_cgroup_favor_dynmods(const char *scratch_dir, struct cr_err *err);
+
 #endif

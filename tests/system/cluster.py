@@ -333,6 +333,7 @@ class Scheduler:
             body["framework_id"] = {"value": framework_id}
         self.events = queue.Queue()
         self.all_events = []
+        self.skipped_updates = []
         self.resp = requests.post(self.url, json=body, stream=True, timeout=(5, None))
         if self.resp.status_code != 200:
             raise AssertionError(f"SUBSCRIBE answered {self.resp.status_code}: {self.resp.text}")
@@ -388,6 +389,8 @@ class Scheduler:
                 raise AssertionError(f"stream closed while waiting for {etype}")
             if ev["type"] == etype and (pred is None or pred(ev)):
                 return ev
+            if ev["type"] == "UPDATE":
+                self.skipped_updates.append(ev)  # update() of another task finds it
 
     def expect_none(self, etype, seconds):
         """Fail if an etype event arrives (or the stream closes) within seconds."""
@@ -410,6 +413,10 @@ class Scheduler:
         def match(ev):
             st = ev["update"]["status"]
             return st["task_id"]["value"] == task_id and (state is None or st["state"] == state)
+        for i, ev in enumerate(self.skipped_updates):
+            if match(ev):
+                del self.skipped_updates[i]
+                return ev["update"]["status"]
         return self.expect("UPDATE", timeout, match)["update"]["status"]
 
     def until(self, task_id, state, timeout=20):
@@ -421,6 +428,21 @@ class Scheduler:
                 self.ack(st)
             if st["state"] == state:
                 return st
+
+    def until_all(self, task_ids, state, timeout=60):
+        """Acknowledge updates of any of task_ids until each has reached state (updates of
+        several tasks interleave, so waiting for them one by one would skip some)."""
+        left = set(task_ids)
+        deadline = time.time() + timeout
+        while left:
+            if self.skipped_updates:
+                st = self.skipped_updates.pop(0)["update"]["status"]
+            else:
+                st = self.expect("UPDATE", max(0.1, deadline - time.time()))["update"]["status"]
+            if "uuid" in st:
+                self.ack(st)
+            if st["state"] == state:
+                left.discard(st["task_id"]["value"])
 
     def call(self, ctype, body=None, headers=None, raw=None):
         msg = {"framework_id": {"value": self.framework_id}, "type": ctype}

@@ -41,18 +41,6 @@ def restart(c, agent, resources=None, extra=None, keep=True):
     return new
 
 
-def all_reach(s, ids, state, timeout=60):
-    """Acknowledge updates of any of ids until each has reached state."""
-    left = set(ids)
-    deadline = time.time() + timeout
-    while left:
-        st = s.expect("UPDATE", max(0.1, deadline - time.time()))["update"]["status"]
-        if "uuid" in st:
-            s.ack(st)
-        if st["state"] == state:
-            left.discard(st["task_id"]["value"])
-
-
 def reconcile(s, agent_id, ids):
     r = s.call("RECONCILE", {"tasks": [{"task_id": {"value": t}, "agent_id": {"value": agent_id}}
                                        for t in ids]})
@@ -78,7 +66,7 @@ def test_agent_restart_keeps_20_tasks_and_reports_one_that_ended(workdir, how):
                                cpus=0.05, mem=16))
         s.launch(offer, tasks)
         agent_id = offer["agent_id"]["value"]
-        all_reach(s, ids + ["ender"], "TASK_RUNNING")
+        s.until_all(ids + ["ender"], "TASK_RUNNING")
         agent = c.agents[0]
         before = wait_for(lambda: len(task_pids(agent.dir, "3001")) == 20 and
                           task_pids(agent.dir, "3001"), 20, what="20 sleeping tasks")

@@ -334,8 +334,7 @@ def test_tcp_and_http_health_checks(env, workdir):
 def test_no_cgroups_or_processes_left_after_tasks_end(env, workdir):
     c, s = env
     launch(s, [(f"t{i}", "sleep 0.2", {}) for i in range(5)])
-    for i in range(5):
-        s.until(f"t{i}", "TASK_FINISHED")
+    s.until_all([f"t{i}" for i in range(5)], "TASK_FINISHED")
     wait_for(lambda: container_cgroups(workdir) == [], 10, what="container cgroups to go")
     # The agent's own parent cgroup is the only thing left under the test's.
     assert all(d.endswith(("agent0", os.path.basename(workdir), "corral-test"))

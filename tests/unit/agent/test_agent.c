@@ -252,6 +252,8 @@ static void start_agent(struct env *e, uint16_t master_port)
         .isolation = "posix",
         .executor_path = CR_TEST_EXECUTOR,
         .log_max_size = 1 << 20,
+        .gc_delay_ms = 3600 * 1000,
+        .gc_disk_headroom = 0.1,
     };
     struct cr_err err;
     cr_err_clear(&err);

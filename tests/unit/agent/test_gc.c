@@ -150,13 +150,15 @@ static void test_removes_when_due_not_before(void **state)
     char *keep = cr_xasprintf("%s/kept", f->out);
     put_file(keep, 5);
     char *run = make_sandbox(f, "run1");
-    assert_int_equal(cr_gc_schedule(f->gc, run, 150, NULL), 0);
+    int64_t scheduled_at = cr_now_ms();
+    assert_int_equal(cr_gc_schedule(f->gc, run, 400, NULL), 0);
     assert_true(cr_gc_is_scheduled(f->gc, run));
     assert_int_equal(cr_gc_count(f->gc), 1);
-    run_for(f, 60);
+    run_for(f, 100);
     assert_true(exists(run));
     assert_int_equal(f->nremoved, 0);
     run_until_removed(f, 1);
+    assert_true(cr_now_ms() - scheduled_at >= 390); /* not before it was due */
     assert_false(exists(run));
     assert_string_equal(f->removed[0], run);
     assert_int_equal(f->rcs[0], 0);
