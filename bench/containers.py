@@ -155,6 +155,10 @@ def main():
                             break
                         except OSError:
                             time.sleep(0.05)
+            try:
+                os.rmdir(os.path.dirname(d))  # "corral-bench" once empty
+            except OSError:
+                pass
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -594,6 +594,31 @@ const char *cr_agent_id(const struct cr_agent *a)
     return a->agent_id;
 }
 
+/* Remove this agent's (empty) parent cgroup and its parents up to the mount, so a
+ * stopped agent with no tasks leaves no cgroup behind; busy ones stay. */
+static void remove_cgroups_root(struct cr_agent *a)
+{
+    if (!a->isolation || !strstr(a->isolation, "cgroups") || !a->cgroups_root || a->ntasks > 0)
+        return;
+    struct cr_cgroup_system *sys = NULL;
+    struct cr_err err;
+    cr_err_clear(&err);
+    if (cr_cgroup_detect(a->opts.cgroups_mount, &sys, &err) < 0)
+        return;
+    char *name = cr_xstrdup(a->cgroups_root);
+    for (;;) {
+        struct cr_cgroup *cg = NULL;
+        bool gone = cr_cgroup_open(sys, name, &cg, &err) == 0 && cr_cgroup_destroy(cg, &err) == 0;
+        cr_cgroup_free(cg);
+        char *slash = strrchr(name, '/');
+        if (!gone || !slash)
+            break;
+        *slash = '\0';
+    }
+    free(name);
+    cr_cgroup_system_free(sys);
+}
+
 void cr_agent_free(struct cr_agent *a)
 {
     if (!a)
@@ -616,6 +641,7 @@ void cr_agent_free(struct cr_agent *a)
     }
     cr_containerizer_free(a->cz);
     a->cz = NULL;
+    remove_cgroups_root(a);
     cr_gc_free(a->gc);
     a->gc = NULL;
     agent_tasks_release(a);

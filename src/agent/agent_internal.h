@@ -14,6 +14,9 @@
  *   tasks.c             launch, kill, executor updates -> status updates, completion
  *   executors.c         one `corral-executor` per task: spawn, unix socket, supervision
  *   recover.c           the checkpoint journal: records, replay at start, re-adoption
+ *   checkpoint.c        the journal itself (checksummed records, group commit, compaction)
+ *   gc.c                removal of finished tasks' sandboxes (age and disk headroom)
+ *   monitor.c           /monitor/statistics, /metrics/snapshot, the v1 agent operator API
  *   task_env.c          a task's argv and environment
  *   http.c              /state, /health and routing of the agent's HTTP endpoints
  *   files.c             /files/browse and /files/read, confined to the work dir
@@ -68,6 +71,7 @@ struct agent_task {
     char *container_id;              /* owned or NULL (never containerized) */
     char *directory;                 /* owned: the sandbox (run dir), or NULL */
     char *user;                      /* owned or NULL */
+    char *user_ids;                  /* owned: user resolved as "#uid:gid:groups", or NULL */
     struct agent_executor *executor; /* while the executor process may live, else NULL */
     pid_t task_pid;                  /* the task's host pid as its executor reported, or 0 */
     pid_t executor_pid;              /* from the checkpoint, until re-adopted */

@@ -379,6 +379,14 @@ static void send_launch(struct cr_agent *a, struct agent_task *t, struct agent_e
 {
     struct cr_err err;
     cr_err_clear(&err);
+    if (t->user && !t->user_ids && !(t->user_ids = cr_user_resolve(t->user, &err))) {
+        conn_send(c, cr_exec_event_shutdown(0));
+        char msg[320];
+        snprintf(msg, sizeof(msg), "Failed to launch the container: %s", cr_err_msg(&err));
+        agent_task_emit(a, t, CR_TASK_FAILED, CR_SOURCE_AGENT, CR_REASON_CONTAINER_LAUNCH_FAILED,
+                        msg);
+        return;
+    }
     char **argv = NULL, **envp = NULL;
     if (agent_task_command(a, t, &argv, &envp, &err) < 0) {
         /* Validated at LAUNCH; only a changed agent could get here. */
@@ -389,8 +397,9 @@ static void send_launch(struct cr_agent *a, struct agent_task *t, struct agent_e
         return;
     }
     json_t *task = cr_json_task_info(&t->info, NULL);
+    /* The user goes resolved: executors are static binaries without NSS. */
     conn_send(c, cr_exec_event_launch(task, (const char *const *)argv, (const char *const *)envp,
-                                      t->user));
+                                      t->user_ids));
     json_decref(task);
     agent_strv_free(argv);
     agent_strv_free(envp);

@@ -1,26 +1,34 @@
 /*
- * tasks.c - the agent's tasks: LAUNCH -> sandbox + container -> status updates ->
- * (KILL) -> exit -> terminal update -> acknowledged -> completed.
+ * tasks.c - the agent's tasks: LAUNCH -> sandbox + checkpoint -> its corral-executor
+ * (executors.c) -> the executor's status updates, checkpointed and forwarded -> (KILL,
+ * forwarded) -> terminal update -> acknowledged by the framework and executor gone ->
+ * completed (sandbox handed to the GC).
  *
  * States a task reports (API-COMPAT §2.1), source SOURCE_EXECUTOR unless noted:
  *   STARTING  once the container's process exists (before exec), as Mesos' command
  *             executor sends it first;
- *   RUNNING   when the exec succeeded;
+ *   RUNNING   when the exec succeeded; again with healthy true/false when its health
+ *             check changes (REASON_TASK_HEALTH_CHECK_STATUS_UPDATED);
  *   KILLING   on KILL, if the framework has TASK_KILLING_STATE;
- *   FINISHED  exit status 0; FAILED  other exit status or signal, or exec failure;
- *   KILLED    the process ended after a KILL (or SHUTDOWN_FRAMEWORK);
+ *   FINISHED  exit status 0; FAILED  other exit status or signal, or exec failure; an OOM
+ *             kill is FAILED with REASON_CONTAINER_LIMITATION_MEMORY;
+ *   KILLED    the process ended after a KILL (or SHUTDOWN_FRAMEWORK), or its health
+ *             check failed too often;
  *   ERROR     (SOURCE_AGENT) the task cannot run here: invalid TaskInfo, or an
  *             ExecutorInfo (custom executors are not supported yet);
- *   FAILED    (SOURCE_AGENT) the sandbox or container could not be created (unknown
- *             user, ...), reason REASON_CONTAINER_LAUNCH_FAILED.
+ *   FAILED    (SOURCE_AGENT) the sandbox, checkpoint or executor could not be created
+ *             (unknown user, ...), REASON_CONTAINER_LAUNCH_FAILED; or its executor died
+ *             without reporting an end, REASON_EXECUTOR_TERMINATED (or
+ *             ..._REREGISTRATION_TIMEOUT after an agent restart).
  * KILL of a task this agent never had: TASK_DROPPED for PARTITION_AWARE frameworks,
  * TASK_LOST otherwise (SOURCE_AGENT, REASON_TASK_UNKNOWN), as Mesos' agent does. KILL of
  * a completed task re-sends its terminal state; KILL of a task whose terminal update
  * is still unacknowledged does nothing (that update is being retried).
  *
- * Invariants: a task is in a->tasks iff it is in the active list; t->container is
- * non-NULL iff its process may still run; a task leaves the active set only after its
- * terminal update was acknowledged (so it has no pending updates and no container).
+ * Invariants: a task is in a->tasks iff it is in the active list; t->executor is
+ * non-NULL iff its executor process may still run; every status is in the checkpoint
+ * journal before the executor is told it may forget it; a task leaves the active set
+ * only after its terminal update was acknowledged and its executor is gone.
  */
 #include <errno.h>
 #include <signal.h>
@@ -84,6 +92,7 @@ static void task_free(struct agent_task *t)
     free(t->container_id);
     free(t->directory);
     free(t->user);
+    free(t->user_ids);
     for (size_t i = 0; i < t->nstatuses; i++)
         cr_task_status_release(&t->statuses[i]);
     free(t->statuses);
@@ -417,6 +426,13 @@ static void launch_container(struct cr_agent *a, struct agent_task *t)
         return;
     }
     t->user = cr_xstrdup(t->info.command.user);
+    if (t->user && !(t->user_ids = cr_user_resolve(t->user, &err))) {
+        char msg[320];
+        snprintf(msg, sizeof(msg), "Failed to launch the container: %s", cr_err_msg(&err));
+        agent_task_emit(a, t, CR_TASK_FAILED, CR_SOURCE_AGENT, CR_REASON_CONTAINER_LAUNCH_FAILED,
+                        msg);
+        return;
+    }
     /* The task must be in the checkpoint before anything of it runs. */
     agent_ckpt_task(a, t);
     if (agent_ckpt_sync(a) < 0) {

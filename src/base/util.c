@@ -11,6 +11,8 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -531,4 +533,70 @@ char *cr_path_normalize(const char *path)
         out[o++] = '/';
     out[o] = '\0';
     return out;
+}
+
+static int parse_id(const char *s, char **end, unsigned *out)
+{
+    errno = 0;
+    unsigned long v = strtoul(s, end, 10);
+    if (*end == s || errno || v > 0xfffffffeUL)
+        return -EINVAL;
+    *out = (unsigned)v;
+    return 0;
+}
+
+int cr_user_lookup(const char *user, unsigned *uid, unsigned *gid, unsigned *groups, int *ngroups,
+                   struct cr_err *err)
+{
+    int cap = *ngroups;
+    *ngroups = 0;
+    if (user[0] == '#') {
+        char *p = (char *)user + 1;
+        if (parse_id(p, &p, uid) < 0 || *p++ != ':' || parse_id(p, &p, gid) < 0)
+            return cr_err_set(err, -EINVAL, "malformed resolved user '%s'", user);
+        if (*p == ':') {
+            if (!*++p)
+                return cr_err_set(err, -EINVAL, "malformed resolved user '%s'", user);
+            while (*p) {
+                unsigned g;
+                if (parse_id(p, &p, &g) < 0 || (*p && *p != ','))
+                    return cr_err_set(err, -EINVAL, "malformed resolved user '%s'", user);
+                if (*ngroups < cap)
+                    groups[(*ngroups)++] = g;
+                if (*p == ',' && !*++p)
+                    return cr_err_set(err, -EINVAL, "malformed resolved user '%s'", user);
+            }
+        } else if (*p) {
+            return cr_err_set(err, -EINVAL, "malformed resolved user '%s'", user);
+        }
+        return 0;
+    }
+    struct passwd pw, *res = NULL;
+    char buf[4096];
+    int rc = getpwnam_r(user, &pw, buf, sizeof(buf), &res);
+    if (rc != 0)
+        return cr_err_sys(err, -rc, "look up user '%s'", user);
+    if (!res)
+        return cr_err_set(err, -ENOENT, "user '%s' does not exist", user);
+    *uid = pw.pw_uid;
+    *gid = pw.pw_gid;
+    int n = cap;
+    if (getgrouplist(user, pw.pw_gid, (gid_t *)groups, &n) < 0)
+        n = cap; /* more than the caller keeps: the first ones will do */
+    *ngroups = n;
+    return 0;
+}
+
+char *cr_user_resolve(const char *user, struct cr_err *err)
+{
+    unsigned uid, gid, groups[256];
+    int n = 256;
+    if (cr_user_lookup(user, &uid, &gid, groups, &n, err) < 0)
+        return NULL;
+    struct cr_buf b;
+    cr_buf_init(&b);
+    cr_buf_printf(&b, "#%u:%u", uid, gid);
+    for (int i = 0; i < n; i++)
+        cr_buf_printf(&b, "%c%u", i == 0 ? ':' : ',', groups[i]);
+    return cr_buf_steal(&b, NULL);
 }

@@ -65,6 +65,19 @@ int cr_mkdir_p(const char *path, unsigned mode, struct cr_err *err);
 /* rm -rf: symlinks are removed, never followed; a missing path is success; "/" is
  * refused (-EPERM). Returns 0 or negative errno with err filled. */
 int cr_rm_rf(const char *path, struct cr_err *err);
+/*
+ * Resolve a user for running a process: uid, primary gid and supplementary groups
+ * (*ngroups: capacity in, count out; more groups than that keeps the first ones).
+ * user is a name ("nobody", looked up through NSS), or the resolved form
+ * "#<uid>:<gid>[:<gid>,<gid>...]" that needs no lookup (what the agent hands to its
+ * statically linked executors, where NSS is unavailable). Returns 0, or -ENOENT
+ * ("user 'x' does not exist"), -EINVAL (a malformed resolved form) or a lookup error.
+ */
+int cr_user_lookup(const char *user, unsigned *uid, unsigned *gid, unsigned *groups, int *ngroups,
+                   struct cr_err *err);
+/* The resolved form of user ("#uid:gid:g1,g2"), owned, or NULL with err as above. */
+char *cr_user_resolve(const char *user, struct cr_err *err);
+
 /* Collapse "//", "." and ".." of an absolute path, lexically (no file system access;
  * ".." above "/" stays at "/"). Owned. */
 char *cr_path_normalize(const char *path);

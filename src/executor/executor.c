@@ -127,6 +127,7 @@ struct executor {
     bool has_info;
     struct cr_task_info info;
     char *task_id;
+    char *user; /* the agent's resolved "#uid:gid:groups", or NULL */
     pid_t task_pid;
     enum cr_task_state state;
     bool kill_requested, killed_by_health, shutdown, recovery_expired;
@@ -421,7 +422,7 @@ static void start_health(struct executor *x, struct cr_container *c)
         .pid = cr_container_pid(c),
         .sandbox = x->o->sandbox,
         .envp = NULL,
-        .user = x->has_info ? x->info.command.user : NULL,
+        .user = x->user, /* resolved by the agent: no NSS lookups in this static binary */
         .cgroup_procs = (const char *const *)procs,
         .ncgroup_procs = nprocs,
         .enter_namespaces = strstr(x->o->isolation, "namespaces") != NULL,
@@ -459,6 +460,7 @@ static void launch(struct executor *x, const struct cr_exec_event *ev)
     struct cr_err err;
     cr_err_clear(&err);
     x->launched = true;
+    x->user = cr_xstrdup(ev->user);
     if (cr_parse_task_info(ev->task, "task", &x->info, &err) < 0) {
         fail_launch(x, CR_TASK_ERROR, CR_REASON_TASK_INVALID, "Task is invalid", &err);
         return;
@@ -840,6 +842,7 @@ out:
     free(x.health_message);
     cr_task_info_release(&x.info);
     free(x.task_id);
+    free(x.user);
     cr_recordio_reader_release(&x.reader);
     cr_flags_release(exec_flags, &o);
     return rc;

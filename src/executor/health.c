@@ -1266,18 +1266,10 @@ static char **exec_candidates(const char *program, char *const *envp)
 
 static int lookup_user(struct cr_health_checker *hc, const char *user, struct cr_err *err)
 {
-    struct passwd pw, *res = NULL;
-    char buf[4096];
-    int rc = getpwnam_r(user, &pw, buf, sizeof(buf), &res);
-    if (rc != 0)
-        return cr_err_sys(err, -rc, "look up user '%s'", user);
-    if (!res)
-        return cr_err_set(err, -ENOENT, "user '%s' does not exist", user);
-    hc->uid = pw.pw_uid;
-    hc->gid = pw.pw_gid;
     int n = MAX_GROUPS;
-    if (getgrouplist(user, pw.pw_gid, hc->groups, &n) < 0)
-        n = MAX_GROUPS; /* more than we keep: the first ones will do */
+    int rc = cr_user_lookup(user, &hc->uid, &hc->gid, hc->groups, &n, err);
+    if (rc < 0)
+        return rc;
     hc->ngroups = n;
     hc->switch_user = true;
     return 0;

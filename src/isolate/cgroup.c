@@ -468,6 +468,14 @@ static int v1_kill_all(struct cr_cgroup *cg, struct cr_err *err)
     const char *list = cg->sys->ops->procs_dir(cg);
     int64_t deadline = cr_now_ms() + KILL_DEADLINE_MS;
     int rc;
+    {
+        /* Usually already empty (the pid namespace died with its init): an empty cgroup
+         * cannot gain a process by itself, so skip the freeze/thaw round trip. */
+        pid_t *pids CR_AUTOFREE = NULL;
+        size_t left = 0;
+        if (read_pids(list, "cgroup.procs", &pids, &left, NULL) == 0 && left == 0)
+            return 0;
+    }
     for (;;) {
         size_t n = 0;
         if (fz && (rc = v1_freeze(fz, "FROZEN", err)) < 0)

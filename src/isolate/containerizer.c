@@ -200,26 +200,12 @@ static void close_fd(int *fd)
     }
 }
 
-/* Look user up: uid, primary gid and supplementary groups. */
+/* Look user up (a name, or the agent's resolved "#uid:gid:groups"). */
 static int lookup_user(const char *user, uid_t *uid, gid_t *gid, gid_t *groups, int *ngroups,
                        struct cr_err *err)
 {
-    struct passwd pw, *res = NULL;
-    char buf[4096];
-    int rc = getpwnam_r(user, &pw, buf, sizeof(buf), &res);
-    if (rc != 0)
-        return cr_err_sys(err, -rc, "look up user '%s'", user);
-    if (!res)
-        return cr_err_set(err, -ENOENT, "user '%s' does not exist", user);
-    *uid = pw.pw_uid;
-    *gid = pw.pw_gid;
-    int n = MAX_GROUPS;
-    if (getgrouplist(user, pw.pw_gid, groups, &n) < 0) {
-        /* More than MAX_GROUPS: keep the first ones rather than failing the task. */
-        n = MAX_GROUPS;
-    }
-    *ngroups = n;
-    return 0;
+    *ngroups = MAX_GROUPS;
+    return cr_user_lookup(user, uid, gid, groups, ngroups, err);
 }
 
 static void cleanup_isolators(struct cr_containerizer *cz, const char *id, size_t upto)

@@ -130,7 +130,21 @@ def cleanup_cgroups(workdir):
             except OSError:
                 pass
         time.sleep(0.05)
+    for parent in {os.path.dirname(d.rstrip("/")) for d in cgroup_dirs_parent(workdir)}:
+        try:
+            os.rmdir(parent)  # "corral-test" itself, once no other test uses it
+        except OSError:
+            pass
     return leftovers
+
+
+def cgroup_dirs_parent(workdir):
+    """The test's cgroup parent directory in each hierarchy (whether or not it exists)."""
+    rel = cgroup_parent(workdir)
+    if os.path.exists(os.path.join(CGROUP_MOUNT, "cgroup.controllers")):
+        return [os.path.join(CGROUP_MOUNT, rel)]
+    return [os.path.join(CGROUP_MOUNT, h, rel) for h in sorted(os.listdir(CGROUP_MOUNT))
+            if not os.path.islink(os.path.join(CGROUP_MOUNT, h))]
 
 
 def sandbox_file(agent, directory, name, offset=0):

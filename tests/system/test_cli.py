@@ -24,7 +24,8 @@ def corral(cluster, *args, timeout=60, check=True):
 
 
 def test_help_on_every_mode_and_verb(tmp_path):
-    for mode in ("master", "agent", "up", "agents", "tasks", "exec", "logs", "kill"):
+    for mode in ("master", "agent", "up", "agents", "tasks", "exec", "logs", "kill", "top",
+                 "executor"):
         p = subprocess.run([CORRAL, mode, "--help"], capture_output=True, text=True, timeout=10,
                            env=dict(os.environ, **SAN_ENV))
         assert p.returncode == 0, (mode, p.stderr)

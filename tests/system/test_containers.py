@@ -341,3 +341,16 @@ def test_no_cgroups_or_processes_left_after_tasks_end(env, workdir):
                for d in cgroup_dirs(workdir)), cgroup_dirs(workdir)
     wait_for(lambda: procs_in(os.path.join(workdir, "agent0", "slaves")) == [], 10,
              what="every executor and task to end")
+
+
+def test_task_runs_as_command_user(env, workdir):
+    c, s = env
+    offer = s.offers()[0]
+    t = task_info(offer, "asnobody", "id -u; id -g; touch mine")
+    t["command"]["user"] = "nobody"
+    s.launch(offer, [t])
+    s.until("asnobody", "TASK_FINISHED")
+    d = task_directory(c.agents[0], "asnobody")
+    out = sandbox_file(c.agents[0], d, "stdout").split()
+    assert out[0] == "65534", out
+    assert os.stat(os.path.join(d, "mine")).st_uid == 65534

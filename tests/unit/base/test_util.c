@@ -209,6 +209,45 @@ static void test_files(void **state)
     free(root);
 }
 
+static void test_user_lookup(void **state)
+{
+    (void)state;
+    struct cr_err err;
+    cr_err_clear(&err);
+    unsigned uid = 9, gid = 9, groups[4];
+    int n = 4;
+    assert_int_equal(cr_user_lookup("#1000:100:5,6", &uid, &gid, groups, &n, &err), 0);
+    assert_int_equal(uid, 1000);
+    assert_int_equal(gid, 100);
+    assert_int_equal(n, 2);
+    assert_int_equal(groups[0], 5);
+    assert_int_equal(groups[1], 6);
+    n = 1; /* more groups than room: the first ones */
+    assert_int_equal(cr_user_lookup("#1:2:3,4,5", &uid, &gid, groups, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(groups[0], 3);
+    n = 4;
+    assert_int_equal(cr_user_lookup("#7:8", &uid, &gid, groups, &n, &err), 0);
+    assert_int_equal(n, 0);
+    static const char *const bad[] = {"#", "#x:1", "#1", "#1:2:", "#1:2:3,", "#1:2x", "#1:2:3;4"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        n = 4;
+        assert_int_equal(cr_user_lookup(bad[i], &uid, &gid, groups, &n, &err), -EINVAL);
+        assert_non_null(strstr(err.msg, "malformed resolved user"));
+    }
+    n = 4;
+    assert_int_equal(cr_user_lookup("no-such-user-corral", &uid, &gid, groups, &n, &err), -ENOENT);
+    assert_string_equal(err.msg, "user 'no-such-user-corral' does not exist");
+    char *root = cr_user_resolve("root", &err);
+    assert_non_null(root);
+    assert_int_equal(strncmp(root, "#0:0", 4), 0);
+    n = 4;
+    assert_int_equal(cr_user_lookup(root, &uid, &gid, groups, &n, &err), 0);
+    assert_int_equal(uid, 0);
+    free(root);
+    assert_null(cr_user_resolve("no-such-user-corral", &err));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -216,6 +255,7 @@ int main(void)
         cmocka_unit_test(test_base64),
         cmocka_unit_test(test_uuid_and_clocks),
         cmocka_unit_test(test_files),
+        cmocka_unit_test(test_user_lookup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
