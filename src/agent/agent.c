@@ -189,13 +189,16 @@ static void on_su_tick(uv_timer_t *t)
 {
     struct cr_agent *a = t->data;
     cr_su_tick(&a->su, cr_now_ms());
-    if (cr_su_pending(&a->su) == 0)
+    if (a->failed_acks)
+        agent_ckpt_sync_later(a, NULL, NULL); /* retries the journal; success sends them */
+    if (cr_su_pending(&a->su) == 0 && !a->failed_acks)
         uv_timer_stop(&a->su_timer);
 }
 
-static void su_timer_ensure(struct cr_agent *a)
+void agent_tick_ensure(struct cr_agent *a)
 {
-    if (!a->stopping && cr_su_pending(&a->su) > 0 && !uv_is_active((uv_handle_t *)&a->su_timer))
+    if (!a->stopping && (cr_su_pending(&a->su) > 0 || a->failed_acks) &&
+        !uv_is_active((uv_handle_t *)&a->su_timer))
         uv_timer_start(&a->su_timer, on_su_tick, CR_AGENT_SU_TICK_MS, CR_AGENT_SU_TICK_MS);
 }
 
@@ -206,7 +209,7 @@ void agent_send_status(struct cr_agent *a, const char *framework_id,
         CR_ERROR("cannot queue a status update task=%s", status->task_id);
         return;
     }
-    su_timer_ensure(a);
+    agent_tick_ensure(a);
 }
 
 /* ------------------------------------------------------------------ master link */
@@ -281,7 +284,7 @@ static void on_subscribed(const struct cr_agent_event *ev, void *ud)
     a->master_hostname =
         cr_xstrdup(json_string_value(json_object_get(ev->master_info, "hostname")));
     cr_su_set_online(&a->su, true, cr_now_ms());
-    su_timer_ensure(a);
+    agent_tick_ensure(a);
 }
 
 static void on_invalid_launch(const char *framework_id, const char *task_id, const char *why,
@@ -645,6 +648,7 @@ void cr_agent_free(struct cr_agent *a)
     cr_gc_free(a->gc);
     a->gc = NULL;
     agent_tasks_release(a);
+    agent_acks_release(a);
     cr_su_release(&a->su);
     uv_timer_stop(&a->su_timer);
     uv_close((uv_handle_t *)&a->su_timer, on_agent_closed);

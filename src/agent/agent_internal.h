@@ -48,6 +48,8 @@
 #define CR_AGENT_SU_TICK_MS 1000       /* status-update retry granularity */
 #define CR_AGENT_LAUNCH_SAMPLES 4096   /* launch latencies kept for /metrics/snapshot */
 
+struct exec_ack; /* tasks.c: an executor acknowledgement waiting for a durable checkpoint */
+
 struct agent_framework {
     char *id; /* owned; the map key */
     bool has_info;
@@ -130,6 +132,7 @@ struct cr_agent {
     struct agent_executor *executors; /* every executor process known */
     struct agent_exec_conn *conns;    /* every executor connection */
     struct cr_journal *journal;       /* the checkpoint */
+    struct exec_ack *failed_acks;     /* executor acks waiting for a successful sync */
     struct cr_gc *gc;                 /* sandboxes of completed tasks, removed when due */
     bool recovering;                  /* replaying the journal */
     double *launch_ms;                /* ring of recent launch latencies (ms) */
@@ -151,6 +154,8 @@ struct cr_agent {
 
 /* ---- agent.c ---- */
 
+/* Keep the 1 s tick running (status-update retries, checkpoint sync retries). */
+void agent_tick_ensure(struct cr_agent *a);
 /* Queue a status update for reliable delivery (status copied). */
 void agent_send_status(struct cr_agent *a, const char *framework_id,
                        const struct cr_task_status *status);
@@ -197,6 +202,10 @@ void agent_task_maybe_complete(struct cr_agent *a, struct agent_task *t);
 /* Generate an update from the agent itself for t (SOURCE_AGENT). */
 void agent_task_emit(struct cr_agent *a, struct agent_task *t, enum cr_task_state state,
                      enum cr_task_source source, enum cr_task_reason reason, const char *message);
+
+/* Send the executor acks whose sync failed, now that one succeeded. */
+void agent_acks_retry(struct cr_agent *a);
+void agent_acks_release(struct cr_agent *a);
 
 /* ---- executors.c ---- */
 

@@ -45,6 +45,7 @@
 #include "net/recordio.h"
 
 #define MAX_CALL (16u << 20)
+#define SPAWN_SUBSCRIBE_MS 30000 /* a new executor must have subscribed by then */
 
 struct agent_exec_conn {
     struct cr_agent *agent;
@@ -225,7 +226,7 @@ static void on_reregister_timeout(uv_timer_t *timer)
     struct agent_executor *ex = timer->data;
     if (ex->conn || ex->exited)
         return;
-    CR_WARN("executor did not re-subscribe in time; killing it pid=%d task=%s", (int)ex->pid,
+    CR_WARN("executor did not subscribe in time; killing it pid=%d task=%s", (int)ex->pid,
             ex->task ? ex->task->task_id : "-");
     if (ex->pidfd >= 0)
         pidfd_send_signal(ex->pidfd, SIGKILL, NULL, 0);
@@ -236,10 +237,23 @@ static void on_reregister_timeout(uv_timer_t *timer)
     if (t) {
         ex->task = NULL;
         t->executor = NULL;
-        agent_on_executor_gone(ex->agent, t, CR_REASON_EXECUTOR_REREGISTRATION_TIMEOUT,
-                               "Executor did not re-register after the agent restarted");
+        if (ex->is_child)
+            agent_on_executor_gone(ex->agent, t, CR_REASON_EXECUTOR_REGISTRATION_TIMEOUT,
+                                   "Executor did not register with the agent in time");
+        else
+            agent_on_executor_gone(ex->agent, t, CR_REASON_EXECUTOR_REREGISTRATION_TIMEOUT,
+                                   "Executor did not re-register after the agent restarted");
     }
     ex_maybe_free(ex);
+}
+
+/* The executor must subscribe within ms, or it is killed and its task failed. */
+static void ex_arm_deadline(struct cr_agent *a, struct agent_executor *ex, int64_t ms)
+{
+    uv_timer_init(a->loop, &ex->timer);
+    ex->timer.data = ex;
+    ex->timer_open = true;
+    uv_timer_start(&ex->timer, on_reregister_timeout, (uint64_t)ms, 0);
 }
 
 static struct agent_executor *ex_new(struct cr_agent *a, struct agent_task *t, pid_t pid, int pidfd,
@@ -327,8 +341,9 @@ int agent_executor_spawn(struct cr_agent *a, struct agent_task *t, struct cr_err
     if (pidfd < 0)
         CR_WARN("cannot watch the executor through a pidfd pid=%d error=\"%s\"", (int)pid,
                 strerror(errno));
-    ex_new(a, t, pid, pidfd, true);
+    struct agent_executor *ex = ex_new(a, t, pid, pidfd, true);
     agent_ckpt_executor(a, t, pid);
+    ex_arm_deadline(a, ex, SPAWN_SUBSCRIBE_MS);
     CR_DEBUG("executor started task=%s pid=%d", t->task_id, (int)pid);
     return 0;
 }
@@ -411,6 +426,24 @@ static bool fw_killing_state(const struct agent_task *t)
     return t->fw->has_info && (t->fw->info.capabilities & CR_FWCAP_TASK_KILLING_STATE);
 }
 
+/* Start watching ex's process (pid from a SUBSCRIBE, when the checkpoint had none). */
+static void ex_watch(struct cr_agent *a, struct agent_executor *ex, struct agent_task *t, pid_t pid)
+{
+    int pidfd = pidfd_open(pid, 0);
+    if (pidfd < 0)
+        return;
+    if (!executor_is_ours(pid, t->container_id) || uv_poll_init(a->loop, &ex->poll, pidfd) < 0) {
+        close(pidfd);
+        return;
+    }
+    ex->pid = pid;
+    ex->pidfd = pidfd;
+    ex->poll.data = ex;
+    ex->poll_open = true;
+    uv_poll_start(&ex->poll, UV_READABLE, on_pidfd);
+    agent_ckpt_executor(a, t, pid);
+}
+
 static void on_subscribe(struct agent_exec_conn *c, struct cr_exec_call *call)
 {
     struct cr_agent *a = c->agent;
@@ -425,11 +458,10 @@ static void on_subscribe(struct agent_exec_conn *c, struct cr_exec_call *call)
         return;
     }
     struct agent_executor *ex = t->executor;
-    if (!ex) {
-        /* Its pid was not checkpointed, or it ended badly: trust the live connection. */
-        int pidfd = call->pid > 0 ? pidfd_open(call->pid, 0) : -1;
-        ex = ex_new(a, t, call->pid, pidfd, false);
-    }
+    if (!ex)
+        ex = ex_new(a, t, 0, -1, false); /* its pid comes from this connection, below */
+    if (ex->pidfd < 0 && call->pid > 0)
+        ex_watch(a, ex, t, call->pid);
     if (ex->timer_open)
         uv_timer_stop(&ex->timer);
     ex->conn = c;
@@ -439,12 +471,21 @@ static void on_subscribe(struct agent_exec_conn *c, struct cr_exec_call *call)
     CR_DEBUG("executor subscribed task=%s pid=%d launched=%d updates=%zu", t->task_id,
              (int)call->pid, call->launched, call->nupdates);
     conn_send(c, cr_exec_event_subscribed(a->agent_id ? a->agent_id : "", t->container_id));
-    if (call->launched)
+    if (call->launched) {
         t->launch_sent = true;
-    else if (!cr_task_state_is_terminal(t->state))
+    } else if (t->kill_pending) {
+        t->launch_sent = true; /* killed before it ran: the executor reports TASK_KILLED */
+    } else if (!cr_task_state_is_terminal(t->state)) {
         send_launch(a, t, c);
-    for (size_t i = 0; i < call->nupdates; i++)
+    }
+    for (size_t i = 0; i < call->nupdates; i++) {
+        if (strcmp(call->updates[i].task_id, t->task_id) != 0) {
+            CR_WARN("ignoring a re-sent update for another task task=%s other=%s", t->task_id,
+                    call->updates[i].task_id);
+            continue;
+        }
         agent_on_executor_update(a, t, &call->updates[i], call->task_pid);
+    }
     if (t->kill_pending && t->executor == ex) {
         t->kill_pending = false;
         conn_send(c, cr_exec_event_kill(t->task_id, t->kill_pending_grace_ms, fw_killing_state(t)));

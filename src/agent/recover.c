@@ -72,8 +72,9 @@ static json_t *task_record(const struct agent_task *t, bool with_history)
         for (size_t i = 0; i < t->nstatuses; i++)
             json_array_append_new(arr, cr_json_task_status(&t->statuses[i]));
         json_object_set_new(r, "statuses", arr);
-        if (t->executor && t->executor->pid > 0)
-            json_object_set_new(r, "pid", json_integer(t->executor->pid));
+        pid_t pid = t->executor && t->executor->pid > 0 ? t->executor->pid : t->executor_pid;
+        if (pid > 0)
+            json_object_set_new(r, "pid", json_integer(pid));
     }
     return r;
 }
@@ -152,8 +153,11 @@ struct later {
 static void on_synced(void *ud, int rc)
 {
     struct later *l = ud;
-    if (rc == 0 && l->a)
+    if (rc == 0 && l->a) {
         maybe_compact(l->a);
+        if (l->a->failed_acks)
+            agent_acks_retry(l->a);
+    }
     if (l->done)
         l->done(l->ud, rc);
     free(l);
@@ -305,7 +309,7 @@ static int on_replay(void *ud, const json_t *rec, struct cr_err *err)
         struct cr_err e2;
         cr_err_clear(&e2);
         if (cr_parse_task_status(json_object_get(rec, "status"), "status", &s, &e2) == 0 &&
-            s.has_uuid)
+            s.has_uuid && strcmp(s.task_id, t->task_id) == 0)
             agent_task_restore_status(a, t, &s, true);
         else
             r->skipped++;

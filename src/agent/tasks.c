@@ -287,21 +287,58 @@ static void note_launch_latency(struct cr_agent *a, const struct agent_task *t, 
 }
 
 struct exec_ack {
+    struct exec_ack *next; /* a->failed_acks */
     struct cr_agent *a;
     char *key;
     char *task_id;
     unsigned char uuid[16];
 };
 
-static void on_update_durable(void *ud, int rc)
+static void exec_ack_free(struct exec_ack *k)
 {
-    struct exec_ack *k = ud;
-    if (rc == 0)
-        agent_executor_ack(k->a, k->key, k->task_id, k->uuid);
-    /* else: the executor keeps the update and re-sends it when it re-subscribes */
     free(k->key);
     free(k->task_id);
     free(k);
+}
+
+static void on_update_durable(void *ud, int rc)
+{
+    struct exec_ack *k = ud;
+    if (rc == -ECANCELED) { /* the agent is going away (k->a may be gone) */
+        exec_ack_free(k);
+        return;
+    }
+    if (rc < 0) {
+        /* The update stays buffered in the journal; acknowledge once a later sync (the
+         * agent's 1 s tick retries) has made it durable. */
+        k->next = k->a->failed_acks;
+        k->a->failed_acks = k;
+        agent_tick_ensure(k->a);
+        return;
+    }
+    agent_executor_ack(k->a, k->key, k->task_id, k->uuid);
+    exec_ack_free(k);
+}
+
+void agent_acks_retry(struct cr_agent *a)
+{
+    struct exec_ack *k = a->failed_acks;
+    a->failed_acks = NULL;
+    while (k) {
+        struct exec_ack *next = k->next;
+        agent_executor_ack(a, k->key, k->task_id, k->uuid);
+        exec_ack_free(k);
+        k = next;
+    }
+}
+
+void agent_acks_release(struct cr_agent *a)
+{
+    while (a->failed_acks) {
+        struct exec_ack *k = a->failed_acks;
+        a->failed_acks = k->next;
+        exec_ack_free(k);
+    }
 }
 
 void agent_on_executor_update(struct cr_agent *a, struct agent_task *t,

@@ -117,6 +117,7 @@ struct executor {
     bool pipe_open, connected;
     uv_timer_t reconnect_timer;
     int64_t disconnected_since_ms;
+    bool ever_connected;
     struct cr_recordio_reader reader;
 
     /* the task */
@@ -682,10 +683,11 @@ static void on_connect(uv_connect_t *req, int status)
         return;
     }
     x->connected = true;
-    if (x->disconnected_since_ms)
+    if (x->ever_connected)
         CR_INFO("reconnected to the agent task=%s unacknowledged=%s", x->task_id,
                 x->head ? "yes" : "no");
     x->disconnected_since_ms = 0;
+    x->ever_connected = true;
     uv_read_start((uv_stream_t *)&x->pipe, on_alloc, on_read);
     send_subscribe(x);
 }
@@ -809,6 +811,7 @@ int cr_executor_main(int argc, char **argv)
     }
     CR_INFO("executor started task=%s container=%s isolation=%s", x.task_id, o.container_id,
             o.isolation);
+    x.disconnected_since_ms = cr_now_ms(); /* not connected yet: the recovery timeout runs */
     try_connect(&x);
     uv_run(&loop, UV_RUN_DEFAULT);
     rc = x.exit_code;

@@ -282,7 +282,13 @@ class Cluster:
         self.agents = []
         for i in range(agents):
             self.add_agent(extra=agent_extra)
-        self.wait_agents(agents)
+        try:
+            self.wait_agents(agents)
+        except AssertionError:
+            for d in self.daemons():  # say why before the fixture gives up
+                print(f"----- {d.name} (alive: {d.alive()}) -----\n{d.output()[-5000:]}")
+            self.close()
+            raise
 
     def add_agent(self, resources=None, extra=None):
         a = Agent(self.workdir, self.master, len(self.agents), resources, extra).start()

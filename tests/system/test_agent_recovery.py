@@ -7,6 +7,7 @@ import os
 import time
 
 import pytest
+import requests
 
 from cluster import Agent, Cluster, Scheduler, container_cgroups, task_info, wait_for
 
@@ -87,10 +88,22 @@ def test_agent_restart_keeps_20_tasks_and_reports_one_that_ended(workdir, how):
         assert sorted(got) == sorted(ids)
         assert {st["state"] for st in got.values()} == {"TASK_RUNNING"}, got
         assert task_pids(agent.dir, "3001") == before, "tasks were restarted"
-        # The re-adopted executors still obey: kill one, it ends KILLED, nothing else moves.
+        # A second restart (the checkpoint was compacted by the first) changes nothing.
+        c.agents[0].kill9()
+        restart(c, agent)
+        got = reconcile(s, agent_id, ids)
+        assert {st["state"] for st in got.values()} == {"TASK_RUNNING"}, got
+        # The re-adopted executors still obey: kill one, it ends KILLED, nothing else moves,
+        # and the agent sees its executor go (the task completes).
         s.call("KILL", {"task_id": {"value": "keep0"}, "agent_id": {"value": agent_id}})
         s.until("keep0", "TASK_KILLED")
         wait_for(lambda: len(task_pids(agent.dir, "3001")) == 19, 10, what="keep0 to end")
+
+        def completed():
+            st = requests.get(c.agents[0].url + "/state", timeout=5).json()
+            return any(ex["id"] == "keep0" for fw in st["frameworks"] + st["completed_frameworks"]
+                       for ex in fw.get("completed_executors", []))
+        wait_for(completed, 10, what="keep0 to complete on the agent")
     finally:
         if s:
             s.close()
