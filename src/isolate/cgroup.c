@@ -979,6 +979,10 @@ int cr_cgroup_usage(struct cr_cgroup *cg, struct cr_cgroup_usage *u, struct cr_e
         return rc;
     }
     u->processes = (uint32_t)n;
+    char *path CR_AUTOFREE = cr_xasprintf("%s/pids.current", cg->sys->ops->procs_dir(cg));
+    char *text CR_AUTOFREE = NULL;
+    if (cr_read_file(path, &text, NULL, NULL) == 0)
+        u->threads = (uint32_t)strtoul(text, NULL, 10);
     return 0;
 }
 

@@ -57,6 +57,7 @@ struct cr_cgroup_usage {
                                    its weight as cpus (shares / 1024); 0 when unknown */
     uint64_t oom_kills;         /* memory.oom_control / memory.events oom_kill */
     uint32_t processes;         /* entries in cgroup.procs */
+    uint32_t threads;           /* pids.current (tasks = threads); 0 without the pids controller */
 };
 
 /*

@@ -242,6 +242,8 @@ static int cg_usage(void *state, const char *container_id, pid_t pid, struct cr_
     uint64_t base = e ? e->oom_base : 0;
     usage->mem_oom_kills = u.oom_kills > base ? u.oom_kills - base : 0;
     usage->processes = u.processes;
+    if (u.threads)
+        usage->threads = u.threads;
     return 0;
 }
 

@@ -169,6 +169,7 @@ def test_usage_containers_metrics_and_top(one_agent):
             assert busy["threads"] >= 1
         else:
             assert busy["mem_oom_kills"] == 0 and busy["mem_total_bytes"] > 0, busy
+            assert busy["threads"] >= 1, busy  # pids.current of the container's cgroup
 
         # GET_CONTAINERS: the same containers, statistics, the executor's pid
         r = api(agent, {"type": "GET_CONTAINERS"})

@@ -390,6 +390,10 @@ static void test_v1_usage_kill(void **state)
     assert_int_equal(u.mem_rss_bytes, 8192);
     assert_int_equal(u.oom_kills, 3);
     assert_int_equal(u.processes, 3);
+    assert_int_equal(u.threads, 0); /* no pids.current in the tree yet */
+    put(t, "pids/corral/x/pids.current", "7\n");
+    assert_int_equal(cr_cgroup_usage(cg, &u, &err), 0);
+    assert_int_equal(u.threads, 7);
 
     /* Older kernels: no oom_kill line, no total_rss; a real limit. */
     put(t, "memory/corral/x/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\n");
