@@ -44,6 +44,7 @@ clients:
 
 bench: build
 	$(RELEASE)/bench/bench_alloc
+	$(RELEASE)/bench/bench_place
 	/usr/bin/python3 bench/e2e.py --corral $(RELEASE)/corral --bench $(RELEASE)/bench/bench_e2e
 	/usr/bin/python3 bench/scale.py --corral $(RELEASE)/corral --sizes 1000x100,1000x1000
 	/usr/bin/python3 bench/containers.py --corral $(RELEASE)/corral --bench $(RELEASE)/bench/bench_e2e
