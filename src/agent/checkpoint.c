@@ -133,42 +133,6 @@ fail:
     return rc;
 }
 
-/* ---- checkpoint files ---- */
-
-int cr_checkpoint_write(const char *path, const void *data, size_t len, struct cr_err *err)
-{
-    if (!path || !*path)
-        return cr_err_set(err, -EINVAL, "write checkpoint: empty path");
-    char *tmp CR_AUTOFREE = cr_xasprintf("%s.tmp.%ld", path, (long)getpid());
-    char *dir CR_AUTOFREE = dir_of(path);
-    int rc = write_synced(tmp, data, len, NULL, err);
-    if (rc < 0) {
-        cr_err_wrap(err, "write checkpoint '%s'", path);
-        return rc;
-    }
-    if (rename(tmp, path) < 0) {
-        rc = cr_err_sys(err, -errno, "write checkpoint: rename '%s' to '%s'", tmp, path);
-        unlink(tmp);
-        return rc;
-    }
-    rc = fsync_dir(dir, err);
-    if (rc < 0) {
-        cr_err_wrap(err, "write checkpoint '%s'", path);
-        return rc;
-    }
-    return 0;
-}
-
-int cr_checkpoint_read(const char *path, char **data, size_t *len, struct cr_err *err)
-{
-    int rc = cr_read_file(path, data, len, err);
-    if (rc < 0) {
-        cr_err_wrap(err, "read checkpoint");
-        return rc;
-    }
-    return 0;
-}
-
 /* ---- record framing ---- */
 
 /* Serialize and frame one record onto b. Returns 0, -EINVAL or -EMSGSIZE (err filled). */

@@ -6,9 +6,8 @@
  * promises that what it said was durable survives `kill -9` and power loss, and that a
  * crash mid-write never makes it invent or half-deliver a record.
  *
- * Checkpoint files. cr_checkpoint_write() replaces a small file atomically: it writes
- * "<path>.tmp.<pid>", fsyncs it, renames it over path and fsyncs the directory. A reader
- * (or a restarted agent) sees the old content or the new, never a mix.
+ * (Small single-value checkpoints, such as meta/agent_id, use cr_write_file_atomic() and
+ * cr_read_file() from base/util.h: temp file, fsync, rename, fsync of the directory.)
  *
  * The journal. An append-only file of records, each one JSON value framed as
  *
@@ -61,21 +60,6 @@
 
 /* The largest serialized record (the <json> part) the journal accepts: 4 MiB. */
 #define CR_JOURNAL_RECORD_MAX (4u * 1024 * 1024)
-
-/*
- * Atomically replace path with data (len bytes; may be 0): write "<path>.tmp.<pid>" (mode
- * 0644), fsync it, rename it over path, fsync the directory. On failure the temp file is
- * removed and path is untouched. The directory must exist. One writer per path at a time
- * (the temp name is per process). Returns 0, or a negative errno with err filled.
- */
-int cr_checkpoint_write(const char *path, const void *data, size_t len, struct cr_err *err);
-
-/*
- * Read a whole small file: *data is an owned NUL-terminated copy (free()), *len its size
- * without the NUL (len may be NULL). Returns 0, -ENOENT if path does not exist (a first
- * start), or another negative errno; on error *data is NULL and err is filled.
- */
-int cr_checkpoint_read(const char *path, char **data, size_t *len, struct cr_err *err);
 
 struct cr_journal;
 

@@ -597,13 +597,13 @@ static void test_full_filesystem(void **state)
     /* A full disk fails a checkpoint write cleanly: old content kept, no temp file. */
     char ckpt[400];
     snprintf(ckpt, sizeof(ckpt), "%s/ckpt", f->mnt);
-    assert_int_equal(cr_checkpoint_write(ckpt, "old", 3, &err), 0);
+    assert_int_equal(cr_write_file_atomic(ckpt, "old", 3, &err), 0);
     char *huge = cr_xcalloc(1, 128 * 1024);
-    assert_int_equal(cr_checkpoint_write(ckpt, huge, 128 * 1024, &err), -ENOSPC);
+    assert_int_equal(cr_write_file_atomic(ckpt, huge, 128 * 1024, &err), -ENOSPC);
     free(huge);
     char *data = NULL;
     size_t len = 0;
-    assert_int_equal(cr_checkpoint_read(ckpt, &data, &len, &err), 0);
+    assert_int_equal(cr_read_file(ckpt, &data, &len, &err), 0);
     assert_int_equal(len, 3);
     assert_string_equal(data, "old");
     free(data);
@@ -621,18 +621,18 @@ static void test_checkpoint_basics(void **state)
     struct cr_err err;
     char *data = (char *)"x";
     size_t len = 7;
-    assert_int_equal(cr_checkpoint_read(path, &data, &len, &err), -ENOENT);
+    assert_int_equal(cr_read_file(path, &data, &len, &err), -ENOENT);
     assert_null(data);
-    assert_non_null(strstr(err.msg, "read checkpoint"));
-    assert_int_equal(cr_checkpoint_read(path, &data, &len, NULL), -ENOENT);
+    assert_non_null(strstr(err.msg, "state.json"));
+    assert_int_equal(cr_read_file(path, &data, &len, NULL), -ENOENT);
 
-    assert_int_equal(cr_checkpoint_write(path, "{\"a\":1}", 7, &err), 0);
-    assert_int_equal(cr_checkpoint_read(path, &data, &len, &err), 0);
+    assert_int_equal(cr_write_file_atomic(path, "{\"a\":1}", 7, &err), 0);
+    assert_int_equal(cr_read_file(path, &data, &len, &err), 0);
     assert_int_equal(len, 7);
     assert_string_equal(data, "{\"a\":1}");
     free(data);
-    assert_int_equal(cr_checkpoint_write(path, "", 0, &err), 0);
-    assert_int_equal(cr_checkpoint_read(path, &data, &len, &err), 0);
+    assert_int_equal(cr_write_file_atomic(path, "", 0, &err), 0);
+    assert_int_equal(cr_read_file(path, &data, &len, &err), 0);
     assert_int_equal(len, 0);
     assert_string_equal(data, "");
     free(data);
@@ -643,9 +643,10 @@ static void test_checkpoint_basics(void **state)
 
     char nodir[320];
     snprintf(nodir, sizeof(nodir), "%s/missing/state.json", f->dir);
-    assert_int_equal(cr_checkpoint_write(nodir, "x", 1, &err), -ENOENT);
-    assert_non_null(strstr(err.msg, "write checkpoint"));
-    assert_int_equal(cr_checkpoint_write("", "x", 1, &err), -EINVAL);
+    assert_int_equal(cr_write_file_atomic(nodir, "x", 1, &err), -ENOENT);
+    assert_non_null(strstr(err.msg, "/missing"));
+    assert_int_equal(cr_write_file_atomic("", "x", 1, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "empty path"));
 }
 
 /* A reader process that reads the checkpoint in a loop while we replace it must only ever
@@ -660,7 +661,7 @@ static void test_checkpoint_atomic(void **state)
     memset(a, 'a', len_a);
     memset(b, 'b', len_b);
     struct cr_err err;
-    assert_int_equal(cr_checkpoint_write(path, a, len_a, &err), 0);
+    assert_int_equal(cr_write_file_atomic(path, a, len_a, &err), 0);
 
     int stop[2];
     assert_int_equal(pipe(stop), 0);
@@ -676,7 +677,7 @@ static void test_checkpoint_atomic(void **state)
             char *data = NULL;
             size_t len = 0;
             struct cr_err e;
-            if (cr_checkpoint_read(path, &data, &len, &e) < 0) {
+            if (cr_read_file(path, &data, &len, &e) < 0) {
                 bad++;
                 continue;
             }
@@ -693,8 +694,8 @@ static void test_checkpoint_atomic(void **state)
     }
     close(stop[0]);
     for (int i = 0; i < 200; i++) {
-        int rc = i % 2 ? cr_checkpoint_write(path, a, len_a, &err)
-                       : cr_checkpoint_write(path, b, len_b, &err);
+        int rc = i % 2 ? cr_write_file_atomic(path, a, len_a, &err)
+                       : cr_write_file_atomic(path, b, len_b, &err);
         if (rc < 0)
             break;
     }
