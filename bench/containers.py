@@ -48,6 +48,45 @@ def executors_of(work):
     return pids
 
 
+def cleanup(procs, tmp, cg_root):
+    """Stop our daemons, kill the tasks they left (by design) and remove our cgroups."""
+    for p in reversed(procs):
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+    for pid in executors_of(tmp):  # the agent leaves tasks running by design
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    roots = [os.path.join("/sys/fs/cgroup", cg_root)]
+    roots += [os.path.join("/sys/fs/cgroup", h, cg_root) for h in os.listdir("/sys/fs/cgroup")]
+    for d in roots:
+        if os.path.isdir(d):
+            for dirpath, _dirs, _files in os.walk(d, topdown=False):
+                try:
+                    with open(os.path.join(dirpath, "cgroup.procs")) as f:
+                        for pid in f.read().split():
+                            os.kill(int(pid), signal.SIGKILL)
+                except OSError:
+                    pass
+                for _ in range(20):
+                    try:
+                        os.rmdir(dirpath)
+                        break
+                    except OSError:
+                        time.sleep(0.05)
+        try:
+            os.rmdir(os.path.dirname(d))  # "corral-bench" once empty
+        except OSError:
+            pass
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--corral", default="build/release/corral")
@@ -69,7 +108,8 @@ def main():
         logm = open(os.path.join(tmp, "master.log"), "w")
         master = subprocess.Popen([corral, "master", "--ip", "127.0.0.1", "--port", str(port),
                                    "--raft-port", str(raft), "--work-dir", tmp + "/m",
-                                   "--log-level", "warn"], stdout=logm, stderr=logm)
+                                   "--log-level", "warn", "--apps-port", "0"],
+                                  stdout=logm, stderr=logm)
         procs.append(master)
         wait_http(f"http://127.0.0.1:{port}/health")
         loga = open(os.path.join(tmp, "agent.log"), "w")
@@ -125,41 +165,7 @@ def main():
               f"{rss_kb(agent.pid, 'VmRSS')} kB (peak {rss_kb(agent.pid, 'VmHWM')} kB)")
         hold.wait(60)
     finally:
-        for p in reversed(procs):
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(15)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
-        for pid in executors_of(tmp):  # the agent leaves tasks running by design
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        roots = [os.path.join("/sys/fs/cgroup", cg_root)]
-        roots += [os.path.join("/sys/fs/cgroup", h, cg_root) for h in os.listdir("/sys/fs/cgroup")]
-        for d in roots:
-            if os.path.isdir(d):
-                for dirpath, _dirs, _files in os.walk(d, topdown=False):
-                    try:
-                        with open(os.path.join(dirpath, "cgroup.procs")) as f:
-                            for pid in f.read().split():
-                                os.kill(int(pid), signal.SIGKILL)
-                    except OSError:
-                        pass
-                    for _ in range(20):
-                        try:
-                            os.rmdir(dirpath)
-                            break
-                        except OSError:
-                            time.sleep(0.05)
-            try:
-                os.rmdir(os.path.dirname(d))  # "corral-bench" once empty
-            except OSError:
-                pass
-        shutil.rmtree(tmp, ignore_errors=True)
+        cleanup(procs, tmp, cg_root)
 
 
 if __name__ == "__main__":

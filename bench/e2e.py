@@ -58,7 +58,8 @@ def main():
         logm = open(os.path.join(tmp, "master.log"), "w")
         master = subprocess.Popen([corral, "master", "--ip", "127.0.0.1", "--port", str(port),
                                    "--raft-port", str(raft), "--work-dir", tmp + "/m",
-                                   "--log-level", "warn"], stdout=logm, stderr=logm)
+                                   "--log-level", "warn", "--apps-port", "0"],
+                                  stdout=logm, stderr=logm)
         procs.append(master)
         wait_http(f"http://127.0.0.1:{port}/health")
         loga = open(os.path.join(tmp, "agent.log"), "w")

@@ -48,7 +48,8 @@ def main():
         master = subprocess.Popen([corral, "master", "--ip", "127.0.0.1", "--port", str(port),
                                    "--raft-port", str(free_port()), "--work-dir", tmp,
                                    "--log-level", "warn", "--agent-ping-interval", "5secs",
-                                   "--offer-timeout", "1hrs"], stdout=log, stderr=log)
+                                   "--offer-timeout", "1hrs", "--apps-port", "0"],
+                                  stdout=log, stderr=log)
         try:
             for _ in range(100):
                 try:

@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "base/util.h"
+#include "cli/apps_common.h"
 #include "cli/cli_common.h"
 #include "cli/cli_util.h"
 #include "cli/verbs.h"
@@ -44,19 +45,24 @@ static const char verb[] = "logs";
 
 static void usage(FILE *out, const struct cr_cli_opt *opts)
 {
-    fprintf(out, "usage: corral logs [--stderr] [-f] [--tail N] [--master HOST:PORT] <task-id>\n\n"
-                 "Print a task's stdout (or stderr) from its sandbox on its agent. With -f,\n"
-                 "keep printing new output until the task has ended (or Ctrl-C).\n\n"
-                 "flags:\n");
+    fprintf(out,
+            "usage: corral logs [--stderr] [-f] [--tail N] [--master HOST:PORT] <task-id|app>\n\n"
+            "Print a task's stdout (or stderr) from its sandbox on its agent. With -f,\n"
+            "keep printing new output until the task has ended (or Ctrl-C).\n"
+            "Given an app ('web' or '/group/web'), print every instance's output with\n"
+            "each line prefixed by the instance's short name ([web.3f2a]); with -f, follow\n"
+            "them all, including instances started later, until Ctrl-C or the app is gone.\n\n"
+            "flags:\n");
     cr_cli_opts_usage(out, opts);
 }
 
 /* The log of one task on one agent. */
 struct log_file {
-    char *agent;  /* "ip:port" */
-    char *path;   /* absolute path on the agent: <sandbox>/stdout */
-    char *path1;  /* the rotated file: <sandbox>/stdout.1 */
-    bool is_over; /* the task had ended when it was located */
+    char *agent;                     /* "ip:port" */
+    char *path;                      /* absolute path on the agent: <sandbox>/stdout */
+    char *path1;                     /* the rotated file: <sandbox>/stdout.1 */
+    bool is_over;                    /* the task had ended when it was located */
+    struct cr_apps_prefixer *prefix; /* app mode: output goes through it; borrowed */
 };
 
 static void log_file_release(struct log_file *f)
@@ -256,10 +262,13 @@ static int read_file(const struct log_file *f, const char *file, int64_t offset,
     return 0;
 }
 
-static void print_bytes(const char *data, size_t len)
+static void print_bytes(const struct log_file *f, const char *data, size_t len)
 {
     if (len > 0) {
-        fwrite(data, 1, len, stdout);
+        if (f->prefix)
+            cr_apps_prefixer_write(f->prefix, data, len, stdout);
+        else
+            fwrite(data, 1, len, stdout);
         fflush(stdout);
     }
 }
@@ -340,7 +349,7 @@ static int drain(const struct log_file *f, const char *file, struct cursor *c, i
             return 1;
         }
         size_t len = a.len - c->ntail;
-        print_bytes(a.data + c->ntail, len);
+        print_bytes(f, a.data + c->ntail, len);
         cursor_advance(c, a.data + c->ntail, len);
         answer_release(&a);
         if (len == 0)
@@ -507,7 +516,7 @@ static int print_tail(const struct log_file *f, size_t n, struct cursor *c, stru
                 const char *text = older.data ? older.data : "";
                 size_t from1 = cr_cli_tail_start(text, older.len, n, &found);
                 if (found || start1 == 0 || window >= TAIL_WINDOW_MAX) {
-                    print_bytes(text + from1, older.len - from1);
+                    print_bytes(f, text + from1, older.len - from1);
                     cr_buf_release(&older);
                     cr_buf_release(&buf);
                     return 0;
@@ -516,7 +525,7 @@ static int print_tail(const struct log_file *f, size_t n, struct cursor *c, stru
             cr_buf_release(&older);
             /* stdout.1 could not be read: stdout alone it is */
         }
-        print_bytes(buf.data ? buf.data + from : "", buf.len - from);
+        print_bytes(f, buf.data ? buf.data + from : "", buf.len - from);
         cr_buf_release(&buf);
         return 0;
     }
@@ -569,6 +578,192 @@ static int follow(const char *master, const char *task_id, const struct log_file
     }
 }
 
+/* ---- an app: all its instances ------------------------------------------------------- */
+
+#define APP_REFRESH_EVERY 4 /* polls between two looks at the app's task list */
+
+/* One instance of an app being printed. */
+struct instance {
+    char *task_id;
+    struct log_file f;
+    struct cursor c;
+    struct cr_apps_prefixer px;
+    bool is_located; /* f is set and the start of the output has been printed */
+    bool is_seen;    /* in the latest task list */
+};
+
+struct app_logs {
+    const char *master;
+    char *app_id;
+    bool use_stderr;
+    long tail;
+    struct instance **v;
+    size_t n;
+};
+
+/*
+ * GET /v2/apps/<id>/tasks. Returns 1 with *tasks (owned), 0 when the master knows no such
+ * app (404: a task id then, or the app is gone), -1 when it could not answer.
+ */
+static int app_tasks(const char *master, const char *app_id, json_t **tasks)
+{
+    char *path = cr_apps_path(app_id, "/tasks");
+    struct cr_apps_reply r;
+    struct cr_err err = {0};
+    int rc = cr_apps_request(master, "GET", path, NULL, &r, &err);
+    free(path);
+    if (rc < 0)
+        return -1;
+    rc = -1;
+    if (r.status == 404) {
+        rc = 0;
+    } else if (r.status == 200 && cr_cli_json_array(r.json, "tasks")) {
+        *tasks = json_incref(cr_cli_json_array(r.json, "tasks"));
+        rc = 1;
+    }
+    cr_apps_reply_release(&r);
+    return rc;
+}
+
+static struct instance *instance_find(struct app_logs *a, const char *task_id)
+{
+    for (size_t i = 0; i < a->n; i++)
+        if (strcmp(a->v[i]->task_id, task_id) == 0)
+            return a->v[i];
+    return NULL;
+}
+
+/* Mark the instances in tasks as seen, adding the new ones. */
+static void instances_update(struct app_logs *a, const json_t *tasks)
+{
+    for (size_t i = 0; i < a->n; i++)
+        a->v[i]->is_seen = false;
+    size_t k;
+    json_t *task;
+    json_array_foreach(tasks, k, task)
+    {
+        const char *id = cr_cli_json_str(task, "id");
+        if (!id)
+            continue;
+        struct instance *in = instance_find(a, id);
+        if (!in) {
+            in = cr_xcalloc(1, sizeof(*in));
+            in->task_id = cr_xstrdup(id);
+            char name[128];
+            cr_apps_short_task(id, a->app_id, name, sizeof(name));
+            cr_apps_prefixer_init(&in->px, name);
+            cursor_reset(&in->c, -1, 0);
+            a->v = cr_xrealloc(a->v, (a->n + 1) * sizeof(*a->v));
+            a->v[a->n++] = in;
+        }
+        in->is_seen = true;
+    }
+}
+
+static void instance_free(struct instance *in)
+{
+    cr_apps_prefixer_flush(&in->px, stdout);
+    cr_apps_prefixer_release(&in->px);
+    log_file_release(&in->f);
+    free(in->task_id);
+    free(in);
+}
+
+/*
+ * Find an instance's log and print what it has: its last --tail lines, or all of it (always
+ * all for an instance that started after `logs -f` did, is_late). Returns 0, -EAGAIN when
+ * it has no sandbox yet, or another negative code with err.
+ */
+static int instance_start(struct app_logs *a, struct instance *in, bool is_late, struct cr_err *err)
+{
+    int rc = locate(a->master, in->task_id, a->use_stderr, &in->f, err);
+    if (rc < 0)
+        return rc;
+    in->f.prefix = &in->px;
+    in->is_located = true;
+    rc = a->tail >= 0 && !is_late ? print_tail(&in->f, (size_t)a->tail, &in->c, err)
+                                  : print_all(&in->f, &in->c, err);
+    return rc == -ENOENT ? 0 : rc; /* no file yet: following picks it up */
+}
+
+/* Print every instance once (no -f). */
+static int app_print(struct app_logs *a)
+{
+    size_t failed = 0;
+    for (size_t i = 0; i < a->n && !cr_cli_signal; i++) {
+        struct instance *in = a->v[i];
+        struct cr_err err = {0};
+        if (instance_start(a, in, false, &err) < 0) {
+            fflush(stdout);
+            fprintf(stderr, "corral logs: %s%s\n", in->px.prefix, err.msg);
+            failed++;
+        }
+        cr_apps_prefixer_flush(&in->px, stdout);
+    }
+    fflush(stdout);
+    if (cr_cli_signal)
+        return CR_CLI_EXIT_INTERRUPTED;
+    return failed > 0 && failed == a->n ? CR_CLI_EXIT_FAIL : CR_CLI_EXIT_OK;
+}
+
+/* Follow every instance, old and new, until Ctrl-C or the app is gone. */
+static int app_follow(struct app_logs *a)
+{
+    for (unsigned tick = 0;; tick++) {
+        if (tick > 0 && !cr_cli_sleep_ms(FOLLOW_POLL_MS))
+            return CR_CLI_EXIT_INTERRUPTED;
+        bool is_refresh = tick % APP_REFRESH_EVERY == 0;
+        if (tick > 0 && is_refresh) {
+            json_t *tasks = NULL;
+            int rc = app_tasks(a->master, a->app_id, &tasks);
+            if (rc == 0) {
+                fflush(stdout);
+                fprintf(stderr, "corral logs: app '%s' is gone\n", cr_apps_display_id(a->app_id));
+                return CR_CLI_EXIT_OK;
+            }
+            if (rc == 1) {
+                instances_update(a, tasks);
+                json_decref(tasks);
+            }
+        }
+        size_t w = 0;
+        for (size_t i = 0; i < a->n; i++) {
+            struct instance *in = a->v[i];
+            struct cr_err err = {0};
+            bool got = false;
+            if (!in->is_located && is_refresh)
+                instance_start(a, in, tick > 0, &err); /* not launched yet: tried later */
+            else if (in->is_located)
+                catch_up(&in->f, &in->c, &got, &err); /* errors: ride them out */
+            if (cr_cli_signal)
+                return CR_CLI_EXIT_INTERRUPTED;
+            if (!in->is_seen) { /* no longer an instance of the app: what it printed is out */
+                instance_free(in);
+                continue;
+            }
+            a->v[w++] = in;
+        }
+        a->n = w;
+    }
+}
+
+/* corral logs <app>: tasks is the app's task list (borrowed). */
+static int logs_app(const char *master, char *app_id, const json_t *tasks, bool use_stderr,
+                    bool is_follow, long tail)
+{
+    struct app_logs a = {
+        .master = master, .app_id = app_id, .use_stderr = use_stderr, .tail = tail};
+    instances_update(&a, tasks);
+    if (a.n == 0 && !is_follow)
+        fprintf(stderr, "corral logs: app '%s' has no instances\n", cr_apps_display_id(app_id));
+    int code = is_follow ? app_follow(&a) : app_print(&a);
+    for (size_t i = 0; i < a.n; i++)
+        instance_free(a.v[i]);
+    free(a.v);
+    fflush(stdout);
+    return code;
+}
+
 int cr_cli_logs_main(int argc, char **argv)
 {
     const char *master_flag = NULL;
@@ -594,6 +789,18 @@ int cr_cli_logs_main(int argc, char **argv)
     struct cr_err err = {0};
     int rc;
     code = CR_CLI_EXIT_OK;
+
+    /* An app's name rather than a task id: every instance, prefixed. */
+    char *app_id = cr_apps_id(task_id);
+    json_t *tasks = NULL;
+    if (app_tasks(master, app_id, &tasks) == 1) {
+        code = logs_app(master, app_id, tasks, use_stderr, is_follow, tail);
+        json_decref(tasks);
+        free(app_id);
+        goto out;
+    }
+    free(app_id);
+
     /* With -f, a task that has not reached its agent yet is waited for. */
     while ((rc = locate(master, task_id, use_stderr, &f, &err)) == -EAGAIN && is_follow) {
         if (!cr_cli_sleep_ms(FOLLOW_POLL_MS)) {

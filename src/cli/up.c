@@ -58,14 +58,24 @@ static const char verb[] = "up";
 #define KILL_REAP_MS 5000   /* after SIGKILL, how long to wait for the exit */
 #define MAX_AGENTS 64
 #define RAFT_PORT_OFFSET 20
+#define APPS_PORT_OFFSET 3030 /* 5050 -> 8080, Marathon's port */
 #define PORTS_BEGIN 31000
 #define PORTS_END 32000
-#define EXAMPLE_COMMAND "while true; do echo hello from corral; sleep 5; done"
+#define EXAMPLE_APP "example"
+/* The example: a small HTTP service, 3 instances, health-checked, on the first agent (best-fit
+ * packs them there). */
+#define EXAMPLE_JSON                                                                               \
+    "{\"id\": \"/" EXAMPLE_APP "\", \"cmd\": \"exec python3 -m http.server $PORT0\", "             \
+    "\"instances\": 3, \"cpus\": 0.1, \"mem\": 32, \"portDefinitions\": [{\"port\": 0, "           \
+    "\"name\": \"http\"}], \"healthChecks\": [{\"protocol\": \"MESOS_HTTP\", \"path\": \"/\", "    \
+    "\"portIndex\": 0, \"gracePeriodSeconds\": 30, \"intervalSeconds\": 2, "                       \
+    "\"timeoutSeconds\": 2, \"delaySeconds\": 1, \"maxConsecutiveFailures\": 3}]}\n"
 
 enum role { ROLE_MASTER, ROLE_AGENT, ROLE_EXAMPLE };
 enum phase { PHASE_STARTING, PHASE_READY, PHASE_STOPPING, PHASE_DONE };
-/* Stop order: the example first (it kills its task through the master), master last. */
-enum stage { STAGE_EXAMPLE, STAGE_AGENTS, STAGE_MASTER, STAGE_COUNT };
+/* Stop order: the example's deploy (if still running), the example app (deleted through the
+ * master's /v2 API), the agents, the master. */
+enum stage { STAGE_EXAMPLE, STAGE_APP, STAGE_AGENTS, STAGE_MASTER, STAGE_COUNT };
 
 struct up;
 
@@ -91,7 +101,11 @@ struct up {
     int port;
     int nagents;
     bool has_example;
-    char example_task[32];
+    char *example_file;                /* the app's JSON, in the state dir */
+    bool is_app_removing, is_app_gone; /* stopping: DELETE sent / the app is gone */
+    bool is_ready_once;
+    struct cr_http_call *app_call;
+    int64_t next_app_poll_ms;
 
     struct child *children; /* [0] master, [1..nagents] agents, then the example */
     size_t nchildren;
@@ -341,17 +355,19 @@ static void setup_children(struct up *u)
 {
     u->nchildren = 1 + (size_t)u->nagents + (u->has_example ? 1 : 0);
     u->children = cr_xcalloc(u->nchildren, sizeof(*u->children));
-    char port[16], raft_port[16], master_addr[64], work_dir[PATH_MAX];
+    char port[16], raft_port[16], apps_port[16], master_addr[64], work_dir[PATH_MAX];
 
     struct child *m = &u->children[0];
     snprintf(port, sizeof(port), "%d", u->port);
     snprintf(raft_port, sizeof(raft_port), "%d", u->port + RAFT_PORT_OFFSET);
+    snprintf(apps_port, sizeof(apps_port), "%d", u->port + APPS_PORT_OFFSET);
     snprintf(work_dir, sizeof(work_dir), "%s/master", u->state_dir);
     snprintf(m->name, sizeof(m->name), "master");
     m->role = ROLE_MASTER;
     m->port = u->port;
-    m->argv = make_argv("corral", "master", "--ip", "127.0.0.1", "--port", port, "--raft-port",
-                        raft_port, "--work-dir", work_dir, (const char *)NULL);
+    m->argv =
+        make_argv("corral", "master", "--ip", "127.0.0.1", "--port", port, "--raft-port", raft_port,
+                  "--apps-port", apps_port, "--work-dir", work_dir, (const char *)NULL);
 
     snprintf(master_addr, sizeof(master_addr), "127.0.0.1:%d", u->port);
     for (int i = 0; i < u->nagents; i++) {
@@ -369,15 +385,11 @@ static void setup_children(struct up *u)
     }
     if (u->has_example) {
         struct child *e = &u->children[u->nchildren - 1];
-        unsigned char r[4];
-        cr_random_bytes(r, sizeof(r));
-        snprintf(u->example_task, sizeof(u->example_task), "example-%02x%02x%02x%02x", r[0], r[1],
-                 r[2], r[3]);
         snprintf(e->name, sizeof(e->name), "example");
         e->role = ROLE_EXAMPLE;
-        e->argv =
-            make_argv("corral", "exec", "--master", master_addr, "--name", "example", "--task-id",
-                      u->example_task, "--", "sh", "-c", EXAMPLE_COMMAND, (const char *)NULL);
+        u->example_file = cr_xasprintf("%s/example.json", u->state_dir);
+        e->argv = make_argv("corral", "deploy", "--master", master_addr, "-f", u->example_file,
+                            "--wait", (const char *)NULL);
     }
     for (size_t i = 0; i < u->nchildren; i++) {
         u->children[i].up = u;
@@ -409,8 +421,8 @@ static int write_up_json(struct up *u, struct cr_err *err)
         json_array_append_new(agents, a);
     }
     json_object_set_new(doc, "agents", agents);
-    json_object_set_new(doc, "example_task",
-                        u->has_example ? json_string(u->example_task) : json_null());
+    json_object_set_new(doc, "example_app",
+                        u->has_example ? json_string("/" EXAMPLE_APP) : json_null());
     json_object_set_new(doc, "started", json_real(cr_wall_seconds()));
     char *text = json_dumps(doc, JSON_INDENT(2));
     json_decref(doc);
@@ -449,12 +461,17 @@ static void print_banner(struct up *u)
         if (u->children[i].role == ROLE_AGENT)
             printf("  %-9s  http://127.0.0.1:%d/state\n", u->children[i].name, u->children[i].port);
     if (u->has_example)
-        printf("  example    task %s prints a line every 5 seconds\n", u->example_task);
+        printf(
+            "  example    app /%s: 3 instances of a small HTTP service (python3 -m http.server),\n"
+            "             deployed now; its addresses follow below\n",
+            EXAMPLE_APP);
+    printf("  apps API   http://127.0.0.1:%d/v2/apps   (Marathon clients: port %d)\n", u->port,
+           u->port + APPS_PORT_OFFSET);
     printf("\nfrom another shell:\n");
     char *default_dir = cr_cli_state_dir_default();
     bool found = default_dir && strcmp(default_dir, u->state_dir) == 0;
     free(default_dir);
-    char *lines[7][2];
+    char *lines[8][2];
     size_t n = 0;
     if (!found) {
         lines[n][0] = cr_xasprintf("export CORRAL_MASTER=127.0.0.1:%d", u->port);
@@ -465,10 +482,12 @@ static void print_banner(struct up *u)
     lines[n][0] = cr_xstrdup("corral tasks");
     lines[n++][1] = cr_xstrdup("running tasks");
     if (u->has_example) {
-        lines[n][0] = cr_xasprintf("corral logs -f %s", u->example_task);
-        lines[n++][1] = cr_xstrdup("the example's output");
-        lines[n][0] = cr_xasprintf("corral kill %s", u->example_task);
-        lines[n++][1] = cr_xstrdup("stop it");
+        lines[n][0] = cr_xstrdup("corral apps");
+        lines[n++][1] = cr_xstrdup("the apps, their instances and deployments");
+        lines[n][0] = cr_xasprintf("corral logs %s -f", EXAMPLE_APP);
+        lines[n++][1] = cr_xstrdup("the example's output, every instance");
+        lines[n][0] = cr_xasprintf("corral scale %s 5", EXAMPLE_APP);
+        lines[n++][1] = cr_xstrdup("two more instances, same machine first");
     }
     lines[n][0] = cr_xstrdup("corral exec -- echo hello");
     lines[n++][1] = cr_xstrdup("run a command as a task");
@@ -488,9 +507,15 @@ static void print_banner(struct up *u)
 static void become_ready(struct up *u)
 {
     u->phase = PHASE_READY;
+    u->is_ready_once = true;
     if (u->has_example) {
         struct child *e = &u->children[u->nchildren - 1];
-        int rc = spawn(u, e);
+        struct cr_err werr = {0};
+        int rc = cr_write_file_atomic(u->example_file, EXAMPLE_JSON, strlen(EXAMPLE_JSON), &werr);
+        if (rc == 0)
+            rc = spawn(u, e);
+        else
+            complain("cannot write %s: %s", u->example_file, werr.msg);
         if (rc < 0)
             complain("cannot start the example: %s", strerror(-rc));
     }
@@ -621,6 +646,32 @@ static void all_done(struct up *u)
         say("stopped");
 }
 
+static void on_app_call_done(int rc, const char *msg, const struct cr_http_response *resp, void *ud)
+{
+    struct up *u = ud;
+    (void)msg;
+    u->app_call = NULL;
+    if (rc < 0 || !resp)
+        return;
+    if (resp->status == 404)
+        u->is_app_gone = true;
+}
+
+/* DELETE the example app (the master kills its instances), then poll until it is gone. */
+static void app_request(struct up *u, const char *method)
+{
+    char url[160];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/v2/apps/%s%s", u->port, EXAMPLE_APP,
+             strcmp(method, "DELETE") == 0 ? "?force=true" : "");
+    struct cr_http_request req = {
+        .method = method,
+        .url = url,
+        .timeout_ms = 2000,
+        .connect_timeout_ms = 1000,
+    };
+    u->app_call = cr_http_client_send(u->http, &req, on_app_call_done, u, NULL);
+}
+
 /* Move to the next stage that has running children and SIGTERM them. */
 static void next_stage(struct up *u)
 {
@@ -628,6 +679,15 @@ static void next_stage(struct up *u)
         u->stage++;
         if (u->stage >= STAGE_COUNT) {
             all_done(u);
+            return;
+        }
+        if (u->stage == STAGE_APP) {
+            if (!u->has_example || !u->is_ready_once || !u->http)
+                continue;
+            u->is_app_removing = true;
+            u->next_app_poll_ms = cr_now_ms() + 200;
+            u->stage_deadline_ms = cr_now_ms() + STOP_STAGE_MS;
+            app_request(u, "DELETE");
             return;
         }
         int n = 0;
@@ -661,6 +721,20 @@ static void begin_stop(struct up *u, int code)
 
 static void stopping_tick(struct up *u, int64_t now)
 {
+    if (u->stage == STAGE_APP) {
+        if (u->is_app_gone || now >= u->stage_deadline_ms) {
+            if (!u->is_app_gone)
+                complain("the example app was not removed within %ds", STOP_STAGE_MS / 1000);
+            if (u->app_call)
+                cr_http_call_cancel(u->app_call);
+            u->app_call = NULL;
+            next_stage(u);
+        } else if (!u->app_call && now >= u->next_app_poll_ms) {
+            u->next_app_poll_ms = now + 200;
+            app_request(u, "GET");
+        }
+        return;
+    }
     bool any = false;
     for (size_t i = 0; i < u->nchildren; i++)
         if (stage_of(&u->children[i]) == (enum stage)u->stage && is_running(&u->children[i]))
@@ -723,7 +797,10 @@ static void child_exited(struct up *u, struct child *c)
     if (u->phase == PHASE_DONE)
         return;
     if (c->role == ROLE_EXAMPLE) {
-        say("the example stopped (%s); the cluster keeps running", how);
+        if (WIFEXITED(c->wait_status) && WEXITSTATUS(c->wait_status) == 0)
+            say("the example app is deployed (corral apps; curl the addresses above)");
+        else
+            say("the example's deployment did not succeed (%s); the cluster keeps running", how);
         return;
     }
     complain("%s stopped unexpectedly (%s); stopping the cluster", c->name, how);
@@ -790,19 +867,22 @@ static int port_is_free(int port)
 static int check_ports(const struct up *u)
 {
     int last = agent_port(u, u->nagents - 1);
-    if (last > 65535 || u->port + RAFT_PORT_OFFSET > 65535)
+    if (last < u->port + APPS_PORT_OFFSET)
+        last = u->port + APPS_PORT_OFFSET;
+    if (last > 65535)
         return cr_cli_fail(verb, "ports %d..%d do not fit below 65536; pick a lower --port",
-                           u->port,
-                           last > u->port + RAFT_PORT_OFFSET ? last : u->port + RAFT_PORT_OFFSET);
+                           u->port, last);
     struct {
         int port;
         const char *what;
-    } checks[MAX_AGENTS + 2];
+    } checks[MAX_AGENTS + 3];
     size_t n = 0;
     checks[n].port = u->port;
     checks[n++].what = "the master's HTTP port";
     checks[n].port = u->port + RAFT_PORT_OFFSET;
     checks[n++].what = "the master's raft port";
+    checks[n].port = u->port + APPS_PORT_OFFSET;
+    checks[n++].what = "the master's apps (Marathon) port";
     for (int i = 0; i < u->nagents; i++) {
         checks[n].port = agent_port(u, i);
         checks[n++].what = "an agent's port";
@@ -923,6 +1003,7 @@ static void release(struct up *u)
         cr_buf_release(&c->partial);
     }
     free(u->children);
+    free(u->example_file);
     free(u->state_dir);
     free(u->self);
     if (u->lock_fd >= 0)

@@ -28,4 +28,25 @@ int cr_cli_kill_main(int argc, char **argv);
 /* corral top: per-task cpu and memory from the agents' /monitor/statistics (top.c). */
 int cr_cli_top_main(int argc, char **argv);
 
+/* corral run: create an app from flags and wait for its deployment (run.c). */
+int cr_cli_run_main(int argc, char **argv);
+
+/* corral apps: list the apps with their counts and deployments (apps.c). */
+int cr_cli_apps_main(int argc, char **argv);
+
+/* corral deploy: create or update apps from Marathon JSON (deploy.c). */
+int cr_cli_deploy_main(int argc, char **argv);
+
+/* corral scale: change an app's number of instances (apps.c). */
+int cr_cli_scale_main(int argc, char **argv);
+
+/* corral restart: rolling restart of an app (apps.c). */
+int cr_cli_restart_main(int argc, char **argv);
+
+/* corral rollback: roll back a running deployment or go to an earlier version (apps.c). */
+int cr_cli_rollback_main(int argc, char **argv);
+
+/* corral why: why an app's instances are not placed, from /v2/queue (apps.c). */
+int cr_cli_why_main(int argc, char **argv);
+
 #endif

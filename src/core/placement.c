@@ -3,13 +3,24 @@
  *
  * One batch: validate the request and compile its constraints into per-machine value ids
  * (one string sort per constraint), count the app's instances per value, then place
- * instances one at a time. Without constraints the fitting machines live in a binary heap
- * ordered by better(); with constraints every instance scans the machines. When an instance
- * cannot be placed, every machine is evaluated against every requirement to fill the
- * diagnosis, and the batch stops (nothing would change for the next instance).
+ * instances one at a time. Machines are ordered by better(); without GROUP_BY the candidates
+ * live in a binary heap, with GROUP_BY (whose minimum moves as instances land) every instance
+ * scans the machines. When an instance cannot be placed, every machine is evaluated against
+ * every requirement to fill the diagnosis, and the batch stops (nothing would change for the
+ * next instance).
  *
- * Invariant: a machine's free amounts only go down, so a machine that stops fitting never
- * fits again within a batch, and under BINPACK the machine just placed on only gets better.
+ * BINPACK scoring (see placement.h for the why): the cluster's demand direction w (the used
+ * fraction per dimension of the usable machines with something free, this batch included) is fixed
+ * for the batch, so a machine's key depends only on its own free amounts and is recomputed only for
+ * the machine just placed on. A machine's strand is the fraction of the direction's scarcest
+ * dimension it would leave unusable if it were filled further along w; used machines whose strand
+ * after the placement stays within STRAND_OK (or does not grow) come first, then empty machines,
+ * then used machines the placement would strand.
+ *
+ * Invariants: a machine's free amounts only go down, so a machine that stops fitting never
+ * fits again within a batch; UNIQUE, MAX_PER, CLUSTER, IS, LIKE and UNLIKE never let a machine
+ * pass again once it failed within a batch (counts only grow, the CLUSTER value only gets
+ * fixed), which is why the heap may drop a machine that fails them for good.
  */
 #include "core/placement.h"
 
@@ -19,6 +30,20 @@
 #include <string.h>
 
 #include "base/util.h"
+
+/* The dimensions scored: cpus, mem, disk (ports only have to fit). */
+enum { NDIM = 3 };
+
+/*
+ * How much of a machine's scarce dimension a placement may leave stranded before an empty
+ * machine is preferred: 0.2 of a machine. Smaller spreads lopsided apps over more machines
+ * (more half-used machines when no complementary app follows), larger strands more; bench_place
+ * measured 0.15-0.2 best on its generators.
+ */
+#define STRAND_OK 0.2
+
+/* BINPACK tiers, best first. */
+enum { TIER_STRANDS = 0, TIER_EMPTY = 1, TIER_FITS_WELL = 2 };
 
 /* One compiled constraint. */
 struct ccons {
@@ -39,8 +64,11 @@ struct ctx {
     enum cr_place_strategy strategy;
     struct ccons *cc;
     size_t ncc;
-    double *score; /* per machine: usage */
-    double *sum;   /* per machine: sum of used fractions (tie-break) */
+    unsigned char *tier;  /* per machine: first key (higher is better under BINPACK) */
+    double *score;        /* per machine: second key */
+    double *sum;          /* per machine: third key */
+    double w[NDIM];       /* BINPACK: the cluster's demand direction (used fraction per dim) */
+    double cap_max[NDIM]; /* BINPACK: the largest total per dimension (sizes empty machines) */
 };
 
 const char *cr_place_op_name(enum cr_place_op op)
@@ -96,24 +124,120 @@ double cr_place_usage(const struct cr_place_machine *m)
     return u > d ? u : d;
 }
 
+static void fractions(const struct cr_place_machine *m, int64_t less_cpus, int64_t less_mem,
+                      int64_t less_disk, double *u)
+{
+    u[0] = frac(m->total_cpus, m->free_cpus - less_cpus);
+    u[1] = frac(m->total_mem, m->free_mem - less_mem);
+    u[2] = frac(m->total_disk, m->free_disk - less_disk);
+}
+
+/*
+ * The strand of a machine with used fractions u under direction w: fill it along w until a
+ * dimension is full; what is then left of w's largest dimension. 0 when u lies on w or leans
+ * towards w's largest dimension (w all zero: 0).
+ */
+static double strand(const double *w, const double *u)
+{
+    double s = -1;
+    size_t big = 0;
+    for (size_t d = 0; d < NDIM; d++) {
+        if (w[d] <= 0)
+            continue;
+        double t = (1 - u[d]) / w[d];
+        if (s < 0 || t < s)
+            s = t;
+        if (w[d] > w[big])
+            big = d;
+    }
+    if (w[big] <= 0)
+        return 0;
+    double left = (1 - u[big]) - s * w[big];
+    return left < 1e-9 ? 0 : left; /* rounding on an exactly aligned machine */
+}
+
 static void rescore(struct ctx *x, size_t i)
 {
     const struct cr_place_machine *m = &x->m[i];
-    x->score[i] = cr_place_usage(m);
-    x->sum[i] = frac(m->total_cpus, m->free_cpus) + frac(m->total_mem, m->free_mem) +
-                frac(m->total_disk, m->free_disk);
+    if (x->strategy == CR_PLACE_SPREAD) {
+        double u[NDIM];
+        fractions(m, 0, 0, 0, u);
+        x->tier[i] = 0;
+        x->score[i] = cr_place_usage(m);
+        x->sum[i] = u[0] + u[1] + u[2];
+        return;
+    }
+    bool is_used = m->free_cpus != m->total_cpus || m->free_mem != m->total_mem ||
+                   m->free_disk != m->total_disk;
+    if (!is_used) { /* the biggest in the demanded dimensions first */
+        int64_t tot[NDIM] = {m->total_cpus, m->total_mem, m->total_disk};
+        double size = 0;
+        for (size_t d = 0; d < NDIM; d++)
+            if (x->cap_max[d] > 0)
+                size += x->w[d] * ((double)tot[d] / x->cap_max[d]);
+        x->tier[i] = TIER_EMPTY;
+        x->score[i] = size;
+        x->sum[i] = 0;
+        return;
+    }
+    double before[NDIM], after[NDIM];
+    fractions(m, 0, 0, 0, before);
+    fractions(m, x->req->cpus, x->req->mem, x->req->disk, after);
+    double sb = strand(x->w, before), sa = strand(x->w, after);
+    double most = after[0];
+    for (size_t d = 1; d < NDIM; d++)
+        most = after[d] > most ? after[d] : most;
+    if (sa <= STRAND_OK || sa <= sb) {
+        x->tier[i] = TIER_FITS_WELL;
+        x->score[i] = sb - sa; /* repairs a stranded machine first */
+    } else {
+        x->tier[i] = TIER_STRANDS;
+        x->score[i] = -sa;
+    }
+    x->sum[i] = most; /* then the most used after the placement */
 }
 
 /* True when machine a is a better home than b under the strategy (a total order). */
 static bool better(const struct ctx *x, size_t a, size_t b)
 {
+    bool spread = x->strategy == CR_PLACE_SPREAD;
+    if (x->tier[a] != x->tier[b])
+        return x->tier[a] > x->tier[b];
     if (x->score[a] != x->score[b])
-        return x->strategy == CR_PLACE_SPREAD ? x->score[a] < x->score[b]
-                                              : x->score[a] > x->score[b];
+        return spread ? x->score[a] < x->score[b] : x->score[a] > x->score[b];
     if (x->sum[a] != x->sum[b])
-        return x->strategy == CR_PLACE_SPREAD ? x->sum[a] < x->sum[b] : x->sum[a] > x->sum[b];
+        return spread ? x->sum[a] < x->sum[b] : x->sum[a] > x->sum[b];
     int c = strcmp(x->m[a].id, x->m[b].id);
     return c != 0 ? c < 0 : a < b;
+}
+
+/* The demand direction and the largest totals (BINPACK only). */
+static void direction(struct ctx *x, size_t count)
+{
+    const struct cr_place_request *r = x->req;
+    double used[NDIM] = {(double)r->cpus * (double)count, (double)r->mem * (double)count,
+                         (double)r->disk * (double)count};
+    double tot[NDIM] = {0, 0, 0};
+    for (size_t i = 0; i < x->nm; i++) {
+        const struct cr_place_machine *m = &x->m[i];
+        int64_t t[NDIM] = {m->total_cpus, m->total_mem, m->total_disk};
+        int64_t f[NDIM] = {m->free_cpus, m->free_mem, m->free_disk};
+        for (size_t d = 0; d < NDIM; d++)
+            if (t[d] > 0 && (double)t[d] > x->cap_max[d])
+                x->cap_max[d] = (double)t[d];
+        /* Unusable machines, and machines with nothing free at all (no offer held: what
+         * runs there is unknown), say nothing about the demand. */
+        if (m->is_unreachable || m->is_draining || (f[0] <= 0 && f[1] <= 0 && f[2] <= 0))
+            continue;
+        for (size_t d = 0; d < NDIM; d++) {
+            if (t[d] <= 0)
+                continue;
+            used[d] += (double)(t[d] - f[d]);
+            tot[d] += (double)t[d];
+        }
+    }
+    for (size_t d = 0; d < NDIM; d++)
+        x->w[d] = tot[d] > 0 && used[d] > 0 ? used[d] / tot[d] : 0;
 }
 
 static const char *field_of(const struct cr_place_machine *m, const char *field)
@@ -401,16 +525,27 @@ static void sift_down(const struct ctx *x, struct heap *h, size_t i)
     }
 }
 
-static void place_heap(struct ctx *x, size_t count, struct cr_place_result *res)
+/*
+ * The heap path: every machine that passes now is in the heap; the top is the best of them
+ * unless a constraint turned against it since (another instance landed on its value), and
+ * such a machine never passes again this batch (no GROUP_BY here), so it is dropped.
+ */
+static void place_heap(struct ctx *x, size_t count, struct cr_place_result *res,
+                       const int64_t *gmin)
 {
     struct heap h = {cr_xcalloc(x->nm ? x->nm : 1, sizeof(size_t)), 0};
     for (size_t i = 0; i < x->nm; i++)
-        if (fits(&x->m[i], x->req))
+        if (evaluate(x, i, gmin, NULL))
             h.v[h.n++] = i;
     for (size_t i = h.n; i-- > 0;)
         sift_down(x, &h, i);
     while (res->nplaced < count && h.n > 0) {
         size_t top = h.v[0];
+        if (x->ncc > 0 && !evaluate(x, top, gmin, NULL)) {
+            h.v[0] = h.v[--h.n];
+            sift_down(x, &h, 0);
+            continue;
+        }
         take(x, top);
         res->machine[res->nplaced++] = top;
         if (!fits(&x->m[top], x->req))
@@ -487,16 +622,22 @@ int cr_place_batch(struct cr_place_machine *machines, size_t nmachines,
         x.ncc++;
     }
     count_placed(&x);
+    if (strategy == CR_PLACE_BINPACK)
+        direction(&x, count);
+    x.tier = cr_xcalloc(nmachines ? nmachines : 1, sizeof(*x.tier));
     x.score = cr_xcalloc(nmachines ? nmachines : 1, sizeof(double));
     x.sum = cr_xcalloc(nmachines ? nmachines : 1, sizeof(double));
     for (size_t i = 0; i < nmachines; i++)
         rescore(&x, i);
     res->machine = cr_xcalloc(count ? count : 1, sizeof(size_t));
     int64_t *gmin = cr_xcalloc(x.ncc ? x.ncc : 1, sizeof(int64_t));
-    if (x.ncc == 0)
-        place_heap(&x, count, res);
-    else
+    bool has_group_by = false;
+    for (size_t j = 0; j < x.ncc; j++)
+        has_group_by |= x.cc[j].c->op == CR_PLACE_GROUP_BY;
+    if (has_group_by)
         place_scan(&x, count, res, gmin);
+    else
+        place_heap(&x, count, res, gmin);
     res->nunplaced = count - res->nplaced;
     if (res->nunplaced > 0)
         diagnose(&x, res, gmin);
@@ -505,6 +646,7 @@ out:
     for (size_t j = 0; j < x.ncc; j++)
         ccons_release(&x.cc[j]);
     free(x.cc);
+    free(x.tier);
     free(x.score);
     free(x.sum);
     return rc;

@@ -7,17 +7,34 @@
  * the best machine that passes every requirement, and subtracts what it took from that machine,
  * so the next call (another app) sees what is left.
  *
- * Best is decided by a score, the used fraction of the machine: the max over cpus/mem/disk of
- * (total - free) / total, ties broken by the sum of the fractions, then by machine id (strcmp),
- * so the result is deterministic. BINPACK takes the most-used machine that still fits (machines
- * fill one at a time); SPREAD takes the least-used one.
+ * BINPACK (best fit) packs machines full, in three tiers:
+ *   1. used machines that stay well-shaped after the placement: the one whose strand (below)
+ *      the placement lowers most or raises least, then the tightest fit (the most used after
+ *      the placement: the max over cpus/mem/disk of used / total);
+ *   2. empty machines, the biggest first (in the dimensions the cluster asks for);
+ *   3. used machines the placement would strand, least stranded first.
+ * "Strand" is why best fit is more than "most used wins": an app that asks mostly for memory
+ * can fill a machine's memory while most of its cpus are free, and when the cluster as a whole
+ * asks mostly for cpus those cpus are lost. The cluster's demand direction w is its used
+ * fraction per dimension (over the reachable, non-draining machines that have anything free:
+ * one with no free cpus, mem nor disk is taken for one whose offers are not held, its usage
+ * unknown; this batch included); a machine's strand is
+ * what would be left of w's largest dimension if the machine were filled further along w until
+ * a dimension is full. A placement is well-shaped when it leaves the machine's strand at most
+ * 0.2 of a machine, or does not raise it; so the complementary app goes first to the machines
+ * a lopsided one stranded. For one app on an empty or evenly used
+ * cluster every machine lies on w, so the batch fills the most used machine that still fits,
+ * then the next (machines fill one at a time, as the user sees it).
+ * SPREAD takes the least-used machine (the max over cpus/mem/disk of used / total, then the
+ * sum of the three). Ties break by machine id (strcmp), so the result is deterministic and
+ * does not depend on the order of the machines array (w's sums are exact below 2^53).
  *
- * Speed: without constraints the machines that fit sit in a heap ordered by score; a placement
- * pops the best, takes from it and pushes it back while it still fits, O(log machines) per
- * instance (under BINPACK the filled machine stays on top, so a batch fills the best machine
- * until it no longer fits). Constraints depend on where earlier instances went, so with
- * constraints each instance scans all machines (precomputed per-machine value ids keep the
- * scan cheap).
+ * Speed: the machines that pass sit in a heap ordered as above (w is fixed for the batch, so
+ * only the machine just placed on changes its key); a placement pops the best, takes from it
+ * and pushes it back while it still fits, O(log machines) per instance. UNIQUE, MAX_PER,
+ * CLUSTER, IS, LIKE and UNLIKE keep the heap (a machine that fails them stays failed for the
+ * batch, so it is dropped when it surfaces); GROUP_BY's bar moves as instances land, so with it
+ * each instance scans all machines (precomputed per-machine value ids keep the scan cheap).
  *
  * Unplaceable instances get a diagnosis: per requirement, how many machines failed it (all
  * requirements are evaluated on every machine, not only the first failure). Once one instance
@@ -124,8 +141,8 @@ void cr_place_result_init(struct cr_place_result *res);
 void cr_place_result_release(struct cr_place_result *res);
 
 /*
- * The used fraction that orders machines (see the file comment): max over cpus/mem/disk of
- * (total - free) / total, dimensions with total <= 0 counting as 0.
+ * The used fraction of a machine: max over cpus/mem/disk of (total - free) / total, dimensions
+ * with total <= 0 counting as 0. SPREAD orders machines by it (see the file comment).
  */
 double cr_place_usage(const struct cr_place_machine *m);
 

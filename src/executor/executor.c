@@ -39,6 +39,7 @@
 #include <uv.h>
 
 #include "api/executor_proto.h"
+#include "api/marathon_app.h"
 #include "api/mesos.h"
 #include "base/flags.h"
 #include "base/log.h"
@@ -391,6 +392,25 @@ static void kill_task(struct executor *x, int64_t grace_ms)
     cr_container_stop(x->c, grace);
 }
 
+/* The task's labels ask us to report the failure threshold instead of killing. */
+static bool kill_left_to_scheduler(const struct executor *x)
+{
+    if (!x->has_info || !x->info.extra)
+        return false;
+    const json_t *ls = json_object_get(json_object_get(x->info.extra, "labels"), "labels");
+    size_t k;
+    const json_t *kv;
+    json_array_foreach(ls, k, kv)
+    {
+        const char *key = json_string_value(json_object_get(kv, "key"));
+        const char *val = json_string_value(json_object_get(kv, "value"));
+        if (key && val && strcmp(key, CR_MARATHON_HEALTH_KILL_LABEL) == 0 &&
+            strcmp(val, "scheduler") == 0)
+            return true;
+    }
+    return false;
+}
+
 static void on_health(void *ud, const struct cr_health_result *r)
 {
     struct executor *x = ud;
@@ -406,7 +426,14 @@ static void on_health(void *ud, const struct cr_health_result *r)
                 r->message ? r->message : "");
         emit(x, CR_TASK_RUNNING, CR_REASON_TASK_HEALTH_CHECK_STATUS_UPDATED, r->message, NULL);
     }
-    if (r->kill) {
+    if (r->kill && kill_left_to_scheduler(x)) {
+        char msg[512];
+        snprintf(msg, sizeof(msg), "%s (%u): %s", CR_MARATHON_HEALTH_KILL_PREFIX,
+                 (unsigned)r->consecutive_failures, r->message ? r->message : "");
+        CR_INFO("health check failure threshold reached, kill left to the scheduler task=%s",
+                x->task_id);
+        emit(x, CR_TASK_RUNNING, CR_REASON_TASK_HEALTH_CHECK_STATUS_UPDATED, msg, NULL);
+    } else if (r->kill) {
         x->killed_by_health = true;
         kill_task(x, -1);
     }

@@ -55,6 +55,11 @@ static void check_send(struct fw *fw, int rc)
 
 void fw_send(struct fw *fw, json_t *event)
 {
+    if (fw->connected && fw->local) {
+        fw->local(fw, event, fw->local_ud);
+        json_decref(event);
+        return;
+    }
     if (!fw->connected || !fw->stream) {
         json_decref(event);
         return;
@@ -173,7 +178,11 @@ static void stream_closed(struct cr_http_stream *stream, void *ud)
 /* ---------------------------------------------------------------- SUBSCRIBE */
 
 struct pending_sub {
-    struct cr_http_req *req;
+    struct cr_http_req *req; /* NULL for an in-process framework */
+    fw_local_fn local;
+    void *local_ud;
+    fw_local_done_fn local_done;
+    void *local_done_ud;
     struct cr_framework_info info;
     char **suppressed_roles; /* owned */
     size_t nsuppressed;
@@ -228,11 +237,40 @@ static void open_stream(struct cr_master *m, struct fw *fw, struct cr_http_req *
     fw_send(fw, cr_event_heartbeat());
 }
 
+/* An in-process framework has no stream: it is connected and its events go to p->local. */
+static void connect_local(struct cr_master *m, struct fw *fw, struct pending_sub *p)
+{
+    if (fw->stream) {
+        cr_http_stream_release(fw->stream);
+        fw->stream = NULL;
+    }
+    fw->local = p->local;
+    fw->local_ud = p->local_ud;
+    fw->connected = true;
+    fw->recovered = false;
+    struct cr_master_info mi;
+    master_master_info(m, &mi);
+    fw_send(fw, cr_event_subscribed(fw->id, CR_HEARTBEAT_ADVERTISED_S, &mi));
+    if (p->local_done)
+        p->local_done(m, fw, 0, NULL, p->local_done_ud);
+}
+
+static void subscribe_failed(struct pending_sub *p, int status, const char *fmt, const char *msg)
+{
+    if (p->req) {
+        cr_http_respondf(p->req, status, fmt, msg);
+    } else if (p->local_done) {
+        char buf[512];
+        snprintf(buf, sizeof(buf), fmt, msg);
+        p->local_done(NULL, NULL, -EIO, buf, p->local_done_ud);
+    }
+}
+
 static void subscribe_committed(struct cr_master *m, int rc, const char *msg, void *ud)
 {
     struct pending_sub *p = ud;
     if (rc < 0) {
-        cr_http_respondf(p->req, 503, "Failed to store the framework in the registry: %s", msg);
+        subscribe_failed(p, 503, "Failed to store the framework in the registry: %s", msg);
         struct fw *known = fw_find(m, p->info.id);
         if (known && !known->connected && !uv_is_active((uv_handle_t *)&known->failover_timer) &&
             !m->stopping)
@@ -245,7 +283,10 @@ static void subscribe_committed(struct cr_master *m, int rc, const char *msg, vo
     if (!fw && completed_find(m, id)) {
         /* Torn down (or its failover expired) while this subscription was committed: the
          * removal stands (its registry delete follows this write). */
-        removed_error_stream(p->req);
+        if (p->req)
+            removed_error_stream(p->req);
+        else
+            subscribe_failed(p, 0, "%s", "framework has been removed");
         pending_sub_free(p);
         return;
     }
@@ -286,9 +327,34 @@ static void subscribe_committed(struct cr_master *m, int rc, const char *msg, vo
     if (p->nsuppressed > 0)
         cr_alloc_suppress(m->alloc, fw->id, (const char *const *)p->suppressed_roles,
                           p->nsuppressed);
-    open_stream(m, fw, p->req);
+    if (p->req)
+        open_stream(m, fw, p->req);
+    else
+        connect_local(m, fw, p);
     pending_sub_free(p);
     offers_schedule(m);
+}
+
+void fw_subscribe_local(struct cr_master *m, const struct cr_framework_info *info, fw_local_fn fn,
+                        void *fn_ud, fw_local_done_fn done, void *done_ud)
+{
+    struct fw *known = fw_find(m, info->id);
+    if (known)
+        uv_timer_stop(&known->failover_timer);
+    struct pending_sub *p = cr_xcalloc(1, sizeof(*p));
+    p->local = fn;
+    p->local_ud = fn_ud;
+    p->local_done = done;
+    p->local_done_ud = done_ud;
+    p->suppressed_roles = cr_xcalloc(1, sizeof(char *));
+    cr_framework_info_copy(&p->info, info);
+    if (!p->info.id) {
+        char buf[80];
+        snprintf(buf, sizeof(buf), "%s-%04llu", m->id, (unsigned long long)m->next_fw_seq++);
+        p->info.id = cr_xstrdup(buf);
+        p->is_new = true;
+    }
+    master_persist(m, TABLE, p->info.id, cr_json_framework_info(&p->info), subscribe_committed, p);
 }
 
 void fw_subscribe(struct cr_master *m, struct cr_http_req *req, struct cr_sched_call *call)

@@ -17,6 +17,7 @@
 #include "base/flags.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "apps/apps.h"
 #include "master/master.h"
 #include "master/master_impl.h"
 #include "net/loop.h"
@@ -52,6 +53,20 @@ static const struct cr_flag master_flags[] = {
      "initial role weights, e.g. dev=2,prod=3.5 (roles the registry already weights keep "
      "their stored weight)",
      0, 0},
+    {"apps-port", CR_FLAG_INT, OFF(apps_port), "8080",
+     "port of the Marathon-compatible apps API (also under /v2 on --port); 0 = none", 0, 65535},
+    {"placement", CR_FLAG_STRING, OFF(placement), "binpack",
+     "where app instances go: binpack (fill one machine before the next) or spread (an app's "
+     "label corral.placement overrides it)",
+     0, 0},
+    {"health-kill-fraction", CR_FLAG_DOUBLE, OFF(health_kill_fraction), "0.5",
+     "at most this fraction of an app's instances is killed for failing health checks per "
+     "--health-kill-window (at least one)",
+     0, 1},
+    {"health-kill-window", CR_FLAG_DURATION, OFF(health_kill_window_ms), "1mins",
+     "the window of the health kill budget", 1000, 86400000},
+    {"backoff-reset", CR_FLAG_DURATION, OFF(backoff_reset_ms), "30secs",
+     "an app whose instance stays healthy this long forgets its launch backoff", 0, 86400000},
     {"log-level", CR_FLAG_STRING, OFF(log_level), "info", "debug, info, warn or error", 0, 0},
     {"config", CR_FLAG_STRING, OFF(config), NULL, "read flags from this file (name = value)", 0, 0},
     CR_FLAG_END,
@@ -140,6 +155,13 @@ void master_persist(struct cr_master *m, const char *table, const char *key, jso
     free(text);
 }
 
+void master_persist_ops(struct cr_master *m, const struct cr_state_op *ops, size_t n,
+                        master_persist_fn done, void *ud)
+{
+    struct persist_req *p = persist_req_new(m, n > 0 ? ops[0].table : "", "(batch)", done, ud);
+    cr_state_write(m->state, ops, n, persist_done, p);
+}
+
 void master_unpersist(struct cr_master *m, const char *table, const char *key,
                       master_persist_fn done, void *ud)
 {
@@ -212,6 +234,8 @@ static void route(struct cr_http_req *req, void *ud)
     }
     if (http_legacy(m, req))
         return;
+    if (m->apps && cr_apps_route(m->apps, req))
+        return;
     cr_http_respondf(req, 404, "No such endpoint: %s", path);
 }
 
@@ -260,6 +284,7 @@ static void on_ready(struct cr_state *st, int status, const char *msg, void *ud)
     m->last_ping_tick_ms = cr_now_ms();
     uv_timer_start(&m->ping_timer, ping_tick, (uint64_t)m->cfg.agent_ping_ms,
                    (uint64_t)m->cfg.agent_ping_ms);
+    cr_apps_start(m->apps);
     CR_INFO("master ready id=%s frameworks=%zu agents=%zu", m->id, cr_map_count(&m->frameworks),
             cr_map_count(&m->agents));
     offers_schedule(m);
@@ -355,6 +380,21 @@ int cr_master_main(int argc, char **argv)
         return 2;
     }
     cr_log_set_level(lvl);
+    struct cr_apps_config acfg = {
+        .port = m.cfg.apps_port,
+        .placement = CR_PLACE_BINPACK,
+        .health_kill_fraction = m.cfg.health_kill_fraction,
+        .health_kill_window_s = (double)m.cfg.health_kill_window_ms / 1000.0,
+        .backoff_reset_s = (double)m.cfg.backoff_reset_ms / 1000.0,
+    };
+    if (strcmp(m.cfg.placement, "spread") == 0) {
+        acfg.placement = CR_PLACE_SPREAD;
+    } else if (strcmp(m.cfg.placement, "binpack") != 0) {
+        fprintf(stderr, "corral master: flag --placement: '%s' is not binpack or spread\n",
+                m.cfg.placement);
+        cr_flags_release(master_flags, &m.cfg);
+        return 2;
+    }
     if (m.cfg.weights && weights_validate_flag(m.cfg.weights, &err) < 0) {
         fprintf(stderr, "corral master: flag --weights: %s\n", err.msg);
         cr_flags_release(master_flags, &m.cfg);
@@ -419,6 +459,11 @@ int cr_master_main(int argc, char **argv)
         CR_ERROR("cannot serve HTTP error=\"%s\"", err.msg);
         goto out;
     }
+    m.apps = cr_apps_new(&m, &acfg, &err);
+    if (!m.apps) {
+        CR_ERROR("cannot start the apps orchestrator error=\"%s\"", err.msg);
+        goto out;
+    }
     if (cr_loop_on_signals(&loop, on_signal, &m, &sigs) < 0) {
         CR_ERROR("cannot install signal handlers");
         goto out;
@@ -439,10 +484,13 @@ out:
         while (m.state)
             uv_run(&loop, UV_RUN_ONCE);
     }
+    cr_apps_stop(m.apps);
     cr_http_server_free(m.http);
     m.http = NULL;
     cr_loop_signals_free(sigs);
     offers_release(&m);
+    cr_apps_free(m.apps);
+    m.apps = NULL;
     free_registry(&m);
     cr_alloc_free(m.alloc);
     uv_close((uv_handle_t *)&m.heartbeat_timer, NULL);

@@ -62,6 +62,11 @@ struct master_config {
     char *weights;
     char *log_level;
     char *config;
+    int64_t apps_port;
+    char *placement;
+    double health_kill_fraction;
+    int64_t health_kill_window_ms;
+    int64_t backoff_reset_ms;
 };
 
 struct cr_master;
@@ -86,11 +91,19 @@ struct task {
     size_t nstatuses, status_head;
 };
 
+/* An in-process framework (the apps orchestrator) gets its events through this function
+ * instead of a stream: event is borrowed for the call. Called synchronously from wherever
+ * the master sends the event, so the receiver must only queue it (never call back into
+ * the master from inside). */
+typedef void (*fw_local_fn)(struct fw *fw, json_t *event, void *ud);
+
 struct fw {
     char *id;
     struct cr_framework_info info;
     struct cr_master *m;
     struct cr_http_stream *stream; /* subscription stream, or NULL when disconnected */
+    fw_local_fn local;             /* set for an in-process framework (then no stream) */
+    void *local_ud;
     char stream_id[40];
     bool connected;
     bool recovered; /* known from the registry, not yet re-subscribed */
@@ -136,6 +149,7 @@ struct cr_master {
     struct cr_http_server *http;
     struct cr_alloc *alloc;
     struct cr_offer_book *offers;
+    struct cr_apps *apps; /* the built-in orchestrator */
 
     struct cr_map frameworks; /* id -> struct fw */
     struct cr_map agents;     /* id -> struct agent */
@@ -164,6 +178,9 @@ typedef void (*master_persist_fn)(struct cr_master *m, int rc, const char *msg, 
 /* Durably store value (reference stolen) under table/key; done may be NULL. */
 void master_persist(struct cr_master *m, const char *table, const char *key, json_t *value,
                     master_persist_fn done, void *ud);
+/* Durably apply several puts/deletes as one registry entry (ops borrowed for the call). */
+void master_persist_ops(struct cr_master *m, const struct cr_state_op *ops, size_t n,
+                        master_persist_fn done, void *ud);
 /* Durably delete table/key; done may be NULL. */
 void master_unpersist(struct cr_master *m, const char *table, const char *key,
                       master_persist_fn done, void *ud);
@@ -192,6 +209,17 @@ void fw_recover(struct cr_master *m, const char *id, const char *info_json);
 void fw_free(struct fw *fw);
 void fw_heartbeat_all(struct cr_master *m);
 bool fw_partition_aware(const struct fw *fw);
+/*
+ * Subscribe an in-process framework: info is committed to the registry like any
+ * SUBSCRIBE (info->id NULL = new framework, the id is chosen here), then the framework is
+ * connected with events going to fn (SUBSCRIBED first). done(m, fw, rc, msg, ud) reports
+ * the outcome (fw NULL on failure). The framework uses the same calls as HTTP
+ * frameworks: offers_accept/offers_decline/task_acknowledge/task_kill/task_reconcile.
+ */
+typedef void (*fw_local_done_fn)(struct cr_master *m, struct fw *fw, int rc, const char *msg,
+                                 void *ud);
+void fw_subscribe_local(struct cr_master *m, const struct cr_framework_info *info, fw_local_fn fn,
+                        void *fn_ud, fw_local_done_fn done, void *done_ud);
 void fw_update_framework(struct cr_master *m, struct cr_http_req *req, struct fw *fw,
                          struct cr_sched_call *call);
 

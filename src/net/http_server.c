@@ -782,6 +782,35 @@ const char *cr_http_req_query(const struct cr_http_req *req, const char *name)
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+struct query_all {
+    const char *name;
+    const char **out;
+    size_t max, n;
+};
+
+static enum MHD_Result query_all_it(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    struct query_all *q = cls;
+    (void)kind;
+    if (key && strcmp(key, q->name) == 0) {
+        if (q->n < q->max)
+            q->out[q->n] = value ? value : "";
+        q->n++;
+    }
+    return MHD_YES;
+}
+
+size_t cr_http_req_query_all(const struct cr_http_req *req, const char *name, const char **out,
+                             size_t max)
+{
+    if (!req->conn)
+        return 0;
+    struct query_all q = {name, out, max, 0};
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, query_all_it, &q);
+    return q.n;
+}
+
 const char *cr_http_req_header(const struct cr_http_req *req, const char *name)
 {
     if (!req->conn)

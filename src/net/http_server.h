@@ -83,6 +83,10 @@ const char *cr_http_req_method(const struct cr_http_req *req); /* "GET", "POST",
 const char *cr_http_req_path(const struct cr_http_req *req);   /* decoded path, no query */
 /* Value of query argument name (decoded), or NULL if absent. */
 const char *cr_http_req_query(const struct cr_http_req *req, const char *name);
+/* Every value of a repeated query argument (?x=a&x=b), in order: fills out[0..max) and
+ * returns how many there are (may exceed max). */
+size_t cr_http_req_query_all(const struct cr_http_req *req, const char *name, const char **out,
+                             size_t max);
 /* Value of header name (case-insensitive), or NULL. */
 const char *cr_http_req_header(const struct cr_http_req *req, const char *name);
 /* Whole body (NUL-terminated for convenience; may contain NULs). */

@@ -232,16 +232,20 @@ class Daemon:
 
 
 class Master(Daemon):
-    def __init__(self, workdir, port=None, raft_port=None, extra=None, name="master"):
+    def __init__(self, workdir, port=None, raft_port=None, extra=None, name="master",
+                 apps_port=None):
         self.port = port or free_port()
         self.raft_port = raft_port or free_port()
+        self.apps_port = apps_port or free_port()
         self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir, exist_ok=True)
         args = ["master", "--ip", "127.0.0.1", "--port", str(self.port),
                 "--raft-port", str(self.raft_port), "--work-dir", self.dir,
+                "--apps-port", str(self.apps_port),
                 "--hostname", "localhost"] + (extra or [])
         super().__init__(name, args, workdir)
         self.url = f"http://127.0.0.1:{self.port}"
+        self.apps_url = f"http://127.0.0.1:{self.apps_port}"
 
     def wait_ready(self, timeout=20):
         def ready():
@@ -260,13 +264,15 @@ class Master(Daemon):
 
 
 class Agent(Daemon):
-    def __init__(self, workdir, master, index=0, resources=None, extra=None):
+    def __init__(self, workdir, master, index=0, resources=None, extra=None,
+                 hostname="localhost"):
         self.port = free_port()
+        self.hostname = hostname
         self.dir = os.path.join(workdir, f"agent{index}")
         os.makedirs(self.dir, exist_ok=True)
         self.resources = resources or "cpus:2;mem:1024;disk:1024;ports:[31000-31099]"
         args = ["agent", "--master", f"127.0.0.1:{master.port}", "--ip", "127.0.0.1",
-                "--port", str(self.port), "--work-dir", self.dir, "--hostname", "localhost",
+                "--port", str(self.port), "--work-dir", self.dir, "--hostname", hostname,
                 "--resources", self.resources,
                 "--cgroups-root", f"{cgroup_parent(workdir)}/agent{index}"] + (extra or [])
         super().__init__(f"agent{index}", args, workdir)
@@ -290,8 +296,9 @@ class Cluster:
             self.close()
             raise
 
-    def add_agent(self, resources=None, extra=None):
-        a = Agent(self.workdir, self.master, len(self.agents), resources, extra).start()
+    def add_agent(self, resources=None, extra=None, hostname="localhost"):
+        a = Agent(self.workdir, self.master, len(self.agents), resources, extra,
+                  hostname).start()
         self.agents.append(a)
         return a
 
@@ -508,3 +515,146 @@ def task_info(offer, task_id, cmd, cpus=0.1, mem=32, shell=True, extra=None):
     if extra:
         t.update(extra)
     return t
+
+
+class Apps:
+    """A client of the master's Marathon API (/v2 on the apps port) for system tests."""
+
+    def __init__(self, url):
+        self.url = url
+
+    def req(self, method, path, **kw):
+        kw.setdefault("timeout", 10)
+        return requests.request(method, self.url + path, **kw)
+
+    def create(self, spec, **params):
+        r = self.req("POST", "/v2/apps", json=spec, params=params)
+        assert r.status_code == 201, (r.status_code, r.text)
+        return r
+
+    def change(self, method, path, body=None, **params):
+        """A change answered {"version", "deploymentId"}: returns the deployment id."""
+        r = self.req(method, path, json=body, params=params)
+        assert r.status_code == 200, (method, path, r.status_code, r.text)
+        did = r.json()["deploymentId"]
+        assert r.headers["Marathon-Deployment-Id"] == did
+        return did
+
+    def app(self, app_id):
+        r = self.req("GET", "/v2/apps" + app_id)
+        r.raise_for_status()
+        return r.json()["app"]
+
+    def running(self, app_id):
+        return [t for t in self.app(app_id)["tasks"] if t["state"] == "TASK_RUNNING"]
+
+    def wait_running(self, app_id, n, timeout=30, version=None, healthy=False):
+        """Wait until exactly n instances run (all of version when given; all healthy when
+        asked) and no others exist; returns the tasks."""
+        def ok():
+            app = self.app(app_id)
+            ts = app["tasks"]
+            if len(ts) != n or any(t["state"] != "TASK_RUNNING" for t in ts):
+                return False
+            if version and any(t["version"] != version for t in ts):
+                return False
+            if healthy and app["tasksHealthy"] != n:
+                return False
+            return ts
+        return wait_for(ok, timeout, interval=0.1, what=f"{n} instances of {app_id} running")
+
+    def deployment(self, did):
+        r = self.req("GET", "/v2/deployments/" + did)
+        r.raise_for_status()
+        return r.json()
+
+    def wait_deployment(self, did, status="succeeded", timeout=30):
+        d = wait_for(lambda: (lambda d: d if d["status"] != "running" else None)(
+            self.deployment(did)), timeout, interval=0.1, what=f"deployment {did} to end")
+        assert d["status"] == status, d
+        return d
+
+    def queue_entry(self, app_id):
+        for q in self.req("GET", "/v2/queue").json()["queue"]:
+            if q["app"]["id"] == app_id:
+                return q
+        return None
+
+    def delete_and_wait(self, app_id, timeout=30):
+        self.change("DELETE", "/v2/apps" + app_id)
+        wait_for(lambda: self.req("GET", "/v2/apps" + app_id).status_code == 404, timeout,
+                 interval=0.1, what=f"{app_id} deleted")
+
+
+class EventStream:
+    """A subscriber of /v2/events (Server-Sent Events): a thread parses the frames
+    "event: X\\r\\ndata: {json}\\r\\n\\r\\n" into (type, data, time) in .events; a frame of
+    another shape is a test failure (kept in .bad)."""
+
+    def __init__(self, url, types=(), accept="text/event-stream"):
+        params = [("event_type", t) for t in types]
+        self.resp = requests.get(url + "/v2/events", params=params, headers={"Accept": accept},
+                                 stream=True, timeout=(5, None))
+        self.status = self.resp.status_code
+        self.events = []
+        self.bad = []
+        self.cond = threading.Condition()
+        if self.status == 200:
+            self.thread = threading.Thread(target=self._read, daemon=True)
+            self.thread.start()
+
+    def _read(self):
+        buf = b""
+        try:
+            for chunk in self.resp.raw.stream(65536, decode_content=False):
+                buf += chunk
+                while True:
+                    while buf.startswith(b"\r\n"):  # heartbeat
+                        buf = buf[2:]
+                    end = buf.find(b"\r\n\r\n")
+                    if end < 0:
+                        break
+                    frame, buf = buf[:end].decode(), buf[end + 4:]
+                    lines = frame.split("\r\n")
+                    if (len(lines) != 2 or not lines[0].startswith("event: ")
+                            or not lines[1].startswith("data: ")):
+                        self.bad.append(frame)
+                        continue
+                    etype = lines[0][len("event: "):]
+                    data = json.loads(lines[1][len("data: "):])
+                    if data.get("eventType") != etype:
+                        self.bad.append(frame)
+                    with self.cond:
+                        self.events.append((etype, data, time.time()))
+                        self.cond.notify_all()
+        except Exception:  # connection closed
+            pass
+
+    def types(self):
+        with self.cond:
+            return [e[0] for e in self.events]
+
+    def wait(self, etype, pred=None, timeout=20, start=0):
+        """The first event of etype (matching pred) at index >= start; returns its index."""
+        deadline = time.time() + timeout
+        with self.cond:
+            while True:
+                for k in range(start, len(self.events)):
+                    t, d, _ = self.events[k]
+                    if t == etype and (pred is None or pred(d)):
+                        return k
+                left = deadline - time.time()
+                if left <= 0:
+                    raise AssertionError(f"no {etype} event within {timeout}s; saw "
+                                         f"{[e[0] for e in self.events[-30:]]}")
+                self.cond.wait(left)
+
+    def of(self, etype, pred=None):
+        with self.cond:
+            return [e[1] for e in self.events if e[0] == etype and (pred is None or pred(e[1]))]
+
+    def close(self):
+        try:
+            self.resp.close()
+        except Exception:
+            pass

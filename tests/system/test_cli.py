@@ -119,15 +119,15 @@ def test_agent_files_api(cluster):
 
 
 def up_base_port():
-    """A base port P such that P, P+1, P+2 (agents) and P+20 (raft) are free, chosen below the
-    ephemeral range so that no client connection of another test holds one of them."""
+    """A base port P such that P, P+1, P+2 (agents), P+20 (raft) and P+3030 (apps) are free,
+    below the ephemeral range so that no client connection of another test holds one of them."""
     import random
     import socket
     for _ in range(200):
         base = random.randrange(20000, 30000)
         socks = []
         try:
-            for p in (base, base + 1, base + 2, base + 20):
+            for p in (base, base + 1, base + 2, base + 20, base + 3030):
                 s = socket.socket()
                 s.bind(("127.0.0.1", p))
                 socks.append(s)

@@ -1,5 +1,6 @@
 /*
- * test_placement.c - placement: bin-packing order, spread, each Marathon constraint, the
+ * test_placement.c - placement: bin-packing order (fill in order, biggest empty machine first,
+ * no stranding of lopsided apps), spread, each Marathon constraint, the
  * diagnosis counts, determinism, bad requests, and seeded random inputs checked against a
  * naive reference that scans every machine for every instance (set CR_TEST_SEED to replay;
  * the seed is printed on failure).
@@ -117,6 +118,119 @@ static void test_binpack_fills_one_machine_first(void **state)
     assert_int_equal(res.diag.considered, 3);
     assert_int_equal(diag_of(&res, "cpus"), 3);
     assert_int_equal(diag_of(&res, "mem"), 0);
+    cr_place_result_release(&res);
+}
+
+/* The system test's cluster: 3 equal agents (2 cpus, 1 GB); an app fills agent 1, then 2. */
+static void test_binpack_equal_agents_fill_in_order(void **state)
+{
+    (void)state;
+    static const int64_t shapes[][2] = {{100, 64}, {100, 128}, {500, 32}, {100, 512}};
+    for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
+        struct cluster c = {.n = 0};
+        add(&c, 2, 1024, NULL);
+        add(&c, 2, 1024, NULL);
+        add(&c, 2, 1024, NULL);
+        /* An agent whose offers someone else holds: nothing free, usage unknown. */
+        size_t other = add(&c, 8, 1024, NULL);
+        c.m[other].free_cpus = c.m[other].free_mem = c.m[other].free_disk = 0;
+        struct cr_place_request r = req_of(shapes[s][0], shapes[s][1] * K);
+        int64_t by_cpu = 2 * K / shapes[s][0], by_mem = 1024 / shapes[s][1];
+        size_t per = (size_t)(by_cpu < by_mem ? by_cpu : by_mem);
+        struct cr_place_result res;
+        cr_place_result_init(&res);
+        place(&c, &r, per + 1, CR_PLACE_BINPACK, &res);
+        assert_int_equal(res.nplaced, per + 1);
+        for (size_t i = 0; i < per + 1; i++)
+            assert_int_equal(res.machine[i], i < per ? 0 : 1);
+        /* One instance at a time (a cycle per instance) gives the same order. */
+        for (size_t i = 0; i < per - 1; i++) {
+            place(&c, &r, 1, CR_PLACE_BINPACK, &res);
+            assert_int_equal(res.machine[0], 1);
+        }
+        place(&c, &r, 1, CR_PLACE_BINPACK, &res);
+        assert_int_equal(res.machine[0], 2);
+        cr_place_result_release(&res);
+    }
+}
+
+/* Empty machines: the biggest first; used ones before any empty one. */
+static void test_binpack_biggest_empty_first(void **state)
+{
+    (void)state;
+    struct cluster c = {.n = 0};
+    add(&c, 16, 65536, NULL);
+    add(&c, 48, 196608, NULL);
+    add(&c, 32, 131072, NULL);
+    add(&c, 48, 196608, NULL);
+    struct cr_place_request r = req_of(8 * K, 32768 * K);
+    struct cr_place_result res;
+    cr_place_result_init(&res);
+    place(&c, &r, 8, CR_PLACE_BINPACK, &res);
+    size_t want[] = {1, 1, 1, 1, 1, 1, 3, 3}; /* m01 and m03 tie on size: id order */
+    assert_seq(&res, want, 8);
+    /* A partly used small machine (half full) wins over the empty 32-cpu one, and over the
+     * 48-cpu one it fills exactly (the tightest fit). */
+    c.m[0].free_cpus -= 8 * K;
+    c.m[0].free_mem -= 32768 * K;
+    place(&c, &r, 1, CR_PLACE_BINPACK, &res);
+    assert_int_equal(res.machine[0], 0);
+    place(&c, &r, 5, CR_PLACE_BINPACK, &res);
+    size_t want2[] = {3, 3, 3, 3, 2};
+    assert_seq(&res, want2, 5);
+    cr_place_result_release(&res);
+}
+
+/*
+ * Lopsided apps: a cpu-heavy instance goes to the machine whose memory filled up first (it
+ * evens it out), not onto the most used one, and a mem-heavy batch does not fill a machine's
+ * memory while most of its cpus would be left to a cluster that mostly needs cpus.
+ */
+static void test_binpack_does_not_strand(void **state)
+{
+    (void)state;
+    struct cluster c = {.n = 0};
+    for (int i = 0; i < 6; i++)
+        add(&c, 32, 131072, NULL);
+    /* m00: 90% of its memory, 10% of its cpus; m01: 60% cpus, 10% mem. */
+    c.m[0].free_cpus -= 3200;
+    c.m[0].free_mem -= 117965 * K;
+    c.m[1].free_cpus -= 19200;
+    c.m[1].free_mem -= 13107 * K;
+    /* The rest of the cluster is busy with cpu-heavy work (75% cpus, 25% mem). */
+    for (int i = 2; i < 6; i++) {
+        c.m[i].free_cpus = 8 * K;
+        c.m[i].free_mem = 98304 * K;
+    }
+    struct cr_place_request cpu_heavy = req_of(2 * K, 1024 * K);
+    struct cr_place_result res;
+    cr_place_result_init(&res);
+    place(&c, &cpu_heavy, 1, CR_PLACE_BINPACK, &res);
+    assert_int_equal(res.machine[0], 0);
+    /* Without m00's lopsided memory, the most used machine that fits wins again. */
+    c.m[0].is_draining = true;
+    place(&c, &cpu_heavy, 1, CR_PLACE_BINPACK, &res);
+    assert_int_equal(res.machine[0], 2);
+
+    struct cr_place_request mem_heavy = req_of(500, 8192 * K);
+    /* A mem-heavy batch onto an empty machine among cpu-heavy ones: it stops before filling
+     * the machine's memory (16 would) and moves on. */
+    struct cluster e = {.n = 0};
+    for (int i = 0; i < 4; i++)
+        add(&e, 32, 131072, NULL);
+    for (int i = 0; i < 2; i++) {
+        e.m[i].free_cpus = 0;
+        e.m[i].free_mem = 98304 * K; /* full cpus, a quarter of the memory */
+    }
+    place(&e, &mem_heavy, 16, CR_PLACE_BINPACK, &res);
+    assert_int_equal(res.nplaced, 16);
+    size_t on2 = 0;
+    for (size_t i = 0; i < 16; i++) {
+        assert_true(res.machine[i] == 2 || res.machine[i] == 3);
+        on2 += res.machine[i] == 2;
+    }
+    assert_true(on2 < 16 && on2 >= 4);
+    assert_int_equal(res.machine[0], 2); /* the first lands on the first empty machine */
     cr_place_result_release(&res);
 }
 
@@ -484,14 +598,107 @@ static double ref_sum(const struct cr_place_machine *m)
     return s;
 }
 
-static bool ref_better(const struct cluster *c, size_t a, size_t b, enum cr_place_strategy s)
+/* The BINPACK order as placement.h states it, recomputed from scratch for every comparison. */
+struct ref_dir {
+    double w[3];   /* the cluster's used fraction per dimension, the batch included */
+    double max[3]; /* the largest total per dimension */
+};
+
+static void ref_totals(const struct cr_place_machine *m, int64_t *t, int64_t *f)
 {
+    t[0] = m->total_cpus, t[1] = m->total_mem, t[2] = m->total_disk;
+    f[0] = m->free_cpus, f[1] = m->free_mem, f[2] = m->free_disk;
+}
+
+static struct ref_dir ref_direction(const struct cluster *c, const struct cr_place_request *r,
+                                    size_t count)
+{
+    struct ref_dir d = {{0, 0, 0}, {0, 0, 0}};
+    double used[3] = {(double)r->cpus * (double)count, (double)r->mem * (double)count,
+                      (double)r->disk * (double)count};
+    double tot[3] = {0, 0, 0};
+    for (size_t i = 0; i < c->n; i++) {
+        const struct cr_place_machine *m = &c->m[i];
+        int64_t t[3], f[3];
+        ref_totals(m, t, f);
+        bool counts = !m->is_unreachable && !m->is_draining && (f[0] > 0 || f[1] > 0 || f[2] > 0);
+        for (int k = 0; k < 3; k++) {
+            if (t[k] > 0 && (double)t[k] > d.max[k])
+                d.max[k] = (double)t[k];
+            if (t[k] <= 0 || !counts)
+                continue;
+            used[k] += (double)(t[k] - f[k]);
+            tot[k] += (double)t[k];
+        }
+    }
+    for (int k = 0; k < 3; k++)
+        d.w[k] = tot[k] > 0 && used[k] > 0 ? used[k] / tot[k] : 0;
+    return d;
+}
+
+/* Left of the direction's largest dimension when the machine is filled along it. */
+static double ref_strand(const double *w, const double *u)
+{
+    int big = 0;
+    for (int k = 1; k < 3; k++)
+        if (w[k] > w[big])
+            big = k;
+    if (w[big] <= 0)
+        return 0;
+    double s = -1;
+    for (int k = 0; k < 3; k++)
+        if (w[k] > 0 && (s < 0 || (1 - u[k]) / w[k] < s))
+            s = (1 - u[k]) / w[k];
+    double left = (1 - u[big]) - s * w[big];
+    return left < 1e-9 ? 0 : left;
+}
+
+/* (tier, key, key2) of machine m for request r: larger is better, compared in that order. */
+static void ref_key(const struct ref_dir *d, const struct cr_place_machine *m,
+                    const struct cr_place_request *r, double *key)
+{
+    int64_t t[3], f[3], q[3] = {r->cpus, r->mem, r->disk};
+    ref_totals(m, t, f);
+    if (f[0] == t[0] && f[1] == t[1] && f[2] == t[2]) { /* empty: the biggest first */
+        key[0] = 1;
+        key[1] = 0;
+        for (int k = 0; k < 3; k++)
+            if (d->max[k] > 0)
+                key[1] += d->w[k] * ((double)t[k] / d->max[k]);
+        key[2] = 0;
+        return;
+    }
+    double before[3], after[3], most = 0;
+    for (int k = 0; k < 3; k++) {
+        before[k] = t[k] > 0 ? (double)(t[k] - f[k]) / (double)t[k] : 0;
+        after[k] = t[k] > 0 ? (double)(t[k] - (f[k] - q[k])) / (double)t[k] : 0;
+        most = k == 0 || after[k] > most ? after[k] : most;
+    }
+    double sb = ref_strand(d->w, before), sa = ref_strand(d->w, after);
+    bool well = sa <= 0.2 || sa <= sb;
+    key[0] = well ? 2 : 0;
+    key[1] = well ? sb - sa : -sa;
+    key[2] = most;
+}
+
+static bool ref_better(const struct cluster *c, size_t a, size_t b, enum cr_place_strategy s,
+                       const struct ref_dir *d, const struct cr_place_request *r)
+{
+    if (s == CR_PLACE_BINPACK) {
+        double ka[3], kb[3];
+        ref_key(d, &c->m[a], r, ka);
+        ref_key(d, &c->m[b], r, kb);
+        for (int k = 0; k < 3; k++)
+            if (ka[k] != kb[k])
+                return ka[k] > kb[k];
+        return strcmp(c->m[a].id, c->m[b].id) < 0;
+    }
     double ua = cr_place_usage(&c->m[a]), ub = cr_place_usage(&c->m[b]);
     if (ua != ub)
-        return s == CR_PLACE_SPREAD ? ua < ub : ua > ub;
+        return ua < ub;
     double sa = ref_sum(&c->m[a]), sb = ref_sum(&c->m[b]);
     if (sa != sb)
-        return s == CR_PLACE_SPREAD ? sa < sb : sa > sb;
+        return sa < sb;
     return strcmp(c->m[a].id, c->m[b].id) < 0;
 }
 
@@ -504,10 +711,12 @@ static size_t ref_place(struct cluster *c, const struct cr_place_request *r, siz
     for (size_t p = 0; p < r->nplaced; p++)
         placed[np++] = r->placed[p];
     size_t n = 0;
+    struct ref_dir d = ref_direction(c, r, count);
     for (; n < count; n++) {
         size_t best = SIZE_MAX;
         for (size_t i = 0; i < c->n; i++)
-            if (ref_ok(c, i, r, placed, np) && (best == SIZE_MAX || ref_better(c, i, best, s)))
+            if (ref_ok(c, i, r, placed, np) &&
+                (best == SIZE_MAX || ref_better(c, i, best, s, &d, r)))
                 best = i;
         if (best == SIZE_MAX)
             break;
@@ -649,6 +858,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_binpack_fills_one_machine_first),
+        cmocka_unit_test(test_binpack_equal_agents_fill_in_order),
+        cmocka_unit_test(test_binpack_biggest_empty_first),
+        cmocka_unit_test(test_binpack_does_not_strand),
         cmocka_unit_test(test_spread),
         cmocka_unit_test(test_unique_hostname),
         cmocka_unit_test(test_cluster_is_like_unlike),

@@ -1,0 +1,1519 @@
+/*
+ * apps.c - the orchestrator's life cycle, its framework side and the cycle (apps_impl.h).
+ *
+ * Events from the master are queued by on_event() and handled on the next loop pass
+ * (run_kick), never inside the master's own call: the master may be iterating its maps. A
+ * pass handles every queued event, then runs one cycle:
+ *
+ *   for each app (by id): plan (core/deploy.h) -> kill what the plan says -> place the
+ *   launches (core/placement.h) over every agent, the held offers being the free part ->
+ *   record the new instances -> check the deployment (done, deadline)
+ *   then: commit the new instances to the registry, and only then ACCEPT their offers;
+ *   DECLINE every offer not used (the orchestrator never hoards offers).
+ *
+ * Offers come back when there is new demand (apps_revive clears the decline filters) or when
+ * the decline filter (5 s) runs out, so an unplaceable app is retried every 5 s without an
+ * offer storm.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "apps/apps_impl.h"
+#include "base/log.h"
+#include "base/util.h"
+
+#define DECLINE_REFUSE_S 5.0
+#define TICK_MS 1000
+#define RECONCILE_RETRY_S 2.0
+#define RECONCILE_ALL_S 600.0
+
+/* ---------------------------------------------------------------- small helpers */
+
+const char *apps_iso(double t, char *buf, size_t size)
+{
+    time_t secs = (time_t)floor(t);
+    int ms = (int)((t - (double)secs) * 1000.0);
+    if (ms > 999)
+        ms = 999;
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    char base[32];
+    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf, size, "%s.%03dZ", base, ms);
+    return buf;
+}
+
+char *apps_new_version(struct cr_apps *a)
+{
+    double now = floor(cr_wall_seconds() * 1000.0) / 1000.0;
+    if (now <= a->last_version_s)
+        now = a->last_version_s + 0.001;
+    a->last_version_s = now;
+    char buf[40];
+    return cr_xstrdup(apps_iso(now, buf, sizeof(buf)));
+}
+
+struct app *apps_find(struct cr_apps *a, const char *id)
+{
+    return id ? cr_map_get(&a->apps, id) : NULL;
+}
+
+/* ---------------------------------------------------------------- apps and instances */
+
+struct app *app_new(struct cr_apps *a, const struct cr_app *spec)
+{
+    struct app *app = cr_xcalloc(1, sizeof(*app));
+    cr_app_init(&app->spec);
+    cr_app_copy(&app->spec, spec);
+    app->id = cr_xstrdup(spec->id);
+    cr_map_init(&app->versions);
+    cr_map_init(&app->insts);
+    cr_kill_budget_init(&app->kill_budget);
+    cr_map_put(&a->apps, app->id, app);
+    return app;
+}
+
+void inst_free(struct inst *i)
+{
+    if (!i)
+        return;
+    free(i->id);
+    free(i->version);
+    free(i->config_version);
+    free(i->agent_id);
+    free(i->hostname);
+    free(i->ports);
+    free(i->message);
+    free(i);
+}
+
+static void diag_clear(struct app *app)
+{
+    if (!app->has_diag)
+        return;
+    for (size_t k = 0; k < app->diag.n; k++)
+        free(app->diag.v[k].requirement);
+    free(app->diag.v);
+    memset(&app->diag, 0, sizeof(app->diag));
+    app->has_diag = false;
+}
+
+void app_free(struct app *app)
+{
+    if (!app)
+        return;
+    size_t it = 0;
+    void *v;
+    while (cr_map_next(&app->insts, &it, NULL, &v))
+        inst_free(v);
+    cr_map_release(&app->insts);
+    it = 0;
+    while (cr_map_next(&app->versions, &it, NULL, &v)) {
+        cr_app_release(v);
+        free(v);
+    }
+    cr_map_release(&app->versions);
+    cr_app_release(&app->spec);
+    cr_kill_budget_release(&app->kill_budget);
+    diag_clear(app);
+    json_decref(app->last_failure);
+    free(app->id);
+    free(app);
+}
+
+const struct cr_app *app_version(const struct app *app, const char *version)
+{
+    return version ? cr_map_get(&app->versions, version) : NULL;
+}
+
+/* Drop the oldest versions beyond APPS_MAX_VERSIONS (never the target). */
+static void trim_versions(struct cr_apps *a, struct app *app)
+{
+    while (cr_map_count(&app->versions) > APPS_MAX_VERSIONS) {
+        size_t it = 0;
+        const char *k, *oldest = NULL;
+        while (cr_map_next(&app->versions, &it, &k, NULL))
+            if (!oldest || strcmp(k, oldest) < 0)
+                oldest = k;
+        if (!oldest || strcmp(oldest, app->spec.version) == 0)
+            return;
+        struct cr_app *old = cr_map_remove(&app->versions, oldest);
+        char *key = cr_xasprintf("%s %s", app->id, old->version);
+        master_unpersist(a->m, "app_versions", key, NULL, NULL);
+        free(key);
+        cr_app_release(old);
+        free(old);
+    }
+}
+
+void app_add_version(struct cr_apps *a, struct app *app, const struct cr_app *spec)
+{
+    struct cr_app *copy = cr_xcalloc(1, sizeof(*copy));
+    cr_app_init(copy);
+    cr_app_copy(copy, spec);
+    struct cr_app *old = cr_map_put(&app->versions, copy->version, copy);
+    if (old && old != copy) {
+        cr_app_release(old);
+        free(old);
+    }
+    if (&app->spec != spec)
+        cr_app_copy(&app->spec, spec);
+    trim_versions(a, app);
+}
+
+void inst_forget(struct cr_apps *a, struct inst *i)
+{
+    cr_map_remove(&a->insts, i->id);
+    cr_map_remove(&i->app->insts, i->id);
+    if (i->is_persisted)
+        store_uninst(a, i);
+    inst_free(i);
+}
+
+void app_remove(struct cr_apps *a, struct app *app)
+{
+    CR_INFO("app removed app=%s", app->id);
+    json_t *ev = json_object();
+    json_object_set_new(ev, "appId", json_string(app->id));
+    apps_event(a, "app_terminated_event", ev);
+    store_unapp(a, app);
+    size_t it = 0;
+    void *v;
+    while (cr_map_next(&app->insts, &it, NULL, &v)) {
+        struct inst *i = v;
+        cr_map_remove(&a->insts, i->id);
+        if (i->is_persisted)
+            store_uninst(a, i);
+    }
+    cr_map_remove(&a->apps, app->id);
+    app_free(app);
+}
+
+/* ---------------------------------------------------------------- deployments */
+
+const char *deploy_status_name(enum deploy_status s)
+{
+    switch (s) {
+    case DEPLOY_RUNNING:
+        return "running";
+    case DEPLOY_SUCCEEDED:
+        return "succeeded";
+    case DEPLOY_FAILED:
+        return "failed";
+    case DEPLOY_CANCELLED:
+        return "cancelled";
+    case DEPLOY_ROLLED_BACK:
+        return "rolled_back";
+    }
+    return "unknown";
+}
+
+static void deployment_free(struct deployment *d)
+{
+    if (!d)
+        return;
+    free(d->app_id);
+    free(d->version);
+    free(d->action);
+    free(d->prev_version);
+    free(d->reason);
+    free(d);
+}
+
+struct deployment *deploy_find(struct cr_apps *a, const char *id)
+{
+    struct deployment *d = cr_map_get(&a->deployments, id);
+    if (d)
+        return d;
+    for (size_t k = 0; k < a->ndone; k++)
+        if (a->done[k] && strcmp(a->done[k]->id, id) == 0)
+            return a->done[k];
+    return NULL;
+}
+
+struct deployment *deploy_start(struct cr_apps *a, struct app *app, const char *action,
+                                const char *prev_version)
+{
+    struct deployment *d = cr_xcalloc(1, sizeof(*d));
+    cr_uuid_text(d->id);
+    d->app_id = cr_xstrdup(app->id);
+    d->version = cr_xstrdup(app->spec.version);
+    d->action = cr_xstrdup(action);
+    d->prev_version = prev_version ? cr_xstrdup(prev_version) : NULL;
+    d->started_at = cr_wall_seconds();
+    d->deadline_at = d->started_at + app->spec.progress_deadline_s;
+    d->status = DEPLOY_RUNNING;
+    cr_map_put(&a->deployments, d->id, d);
+    app->deploy = d;
+    /* A new version starts with a clean slate: no backoff, a fresh diagnosis. */
+    app->failures = 0;
+    app->delay_until = 0;
+    store_deployment(a, d);
+    CR_INFO("deployment started deployment=%s app=%s action=%s version=%s", d->id, app->id, action,
+            d->version);
+    apps_event(a, "deployment_info", json_deployment(a, d, false));
+    apps_revive(a);
+    apps_kick(a);
+    return d;
+}
+
+void deploy_finish(struct cr_apps *a, struct deployment *d, enum deploy_status status,
+                   const char *reason)
+{
+    if (d->status != DEPLOY_RUNNING)
+        return;
+    d->status = status;
+    d->finished_at = cr_wall_seconds();
+    free(d->reason);
+    d->reason = reason ? cr_xstrdup(reason) : NULL;
+    struct app *app = apps_find(a, d->app_id);
+    if (app && app->deploy == d)
+        app->deploy = NULL;
+    cr_map_remove(&a->deployments, d->id);
+    store_undeployment(a, d);
+    if (a->ndone == APPS_DONE_DEPLOYMENTS) {
+        deployment_free(a->done[a->done_head]);
+        a->done[a->done_head] = d;
+        a->done_head = (a->done_head + 1) % APPS_DONE_DEPLOYMENTS;
+    } else {
+        a->done[a->ndone++] = d;
+    }
+    CR_INFO("deployment ended deployment=%s app=%s status=%s reason=\"%s\"", d->id, d->app_id,
+            deploy_status_name(status), reason ? reason : "");
+    if (status == DEPLOY_SUCCEEDED) {
+        apps_event(a, "deployment_step_success", json_deployment(a, d, false));
+        apps_event(a, "deployment_success", json_deployment(a, d, false));
+    } else {
+        json_t *ev = json_deployment(a, d, false);
+        json_object_set_new(ev, "reason",
+                            json_string(reason ? reason : deploy_status_name(status)));
+        apps_event(a, "deployment_failed", ev);
+    }
+}
+
+/* ---------------------------------------------------------------- calls to the master */
+
+void apps_revive(struct cr_apps *a)
+{
+    if (!a->fw)
+        return;
+    a->is_suppressed = false;
+    cr_alloc_revive(a->m->alloc, a->fw->id, NULL, 0);
+    offers_schedule(a->m);
+}
+
+void inst_kill(struct cr_apps *a, struct inst *i)
+{
+    if (!a->fw || i->phase == CR_INST_KILLING)
+        return;
+    const struct cr_app *spec = app_version(i->app, i->version);
+    if (!spec)
+        spec = &i->app->spec;
+    int64_t grace_ms =
+        spec->kill_grace_period_s >= 0 ? (int64_t)(spec->kill_grace_period_s * 1000.0) : -1;
+    i->phase = CR_INST_KILLING;
+    CR_INFO("killing instance app=%s task=%s agent=%s", i->app->id, i->id,
+            i->agent_id ? i->agent_id : "");
+    task_kill(a->m, a->fw, i->id, i->agent_id, grace_ms);
+}
+
+static void acknowledge(struct cr_apps *a, const struct cr_task_status *st)
+{
+    if (!st->has_uuid || !a->fw)
+        return;
+    struct cr_sched_call call;
+    cr_sched_call_init(&call);
+    call.type = CR_CALL_ACKNOWLEDGE;
+    call.task_id = cr_xstrdup(st->task_id);
+    call.agent_id = st->agent_id ? cr_xstrdup(st->agent_id) : NULL;
+    memcpy(call.uuid, st->uuid, 16);
+    call.uuid_len = 16;
+    task_acknowledge(a->m, a->fw, &call);
+    cr_sched_call_release(&call);
+}
+
+/* Ask the master for the state of every instance we know, and (implicitly) of every task
+ * of ours it knows (instances launched just before a crash and never recorded are killed). */
+static void reconcile(struct cr_apps *a, bool only_unconfirmed)
+{
+    if (!a->fw)
+        return;
+    a->last_reconcile_s = cr_wall_seconds();
+    if (!only_unconfirmed)
+        a->last_full_reconcile_s = a->last_reconcile_s;
+    struct cr_sched_call call;
+    cr_sched_call_init(&call);
+    call.type = CR_CALL_RECONCILE;
+    size_t n = cr_map_count(&a->insts);
+    if (n > 0) {
+        call.reconcile = cr_xcalloc(n, sizeof(*call.reconcile));
+        size_t it = 0;
+        void *v;
+        while (cr_map_next(&a->insts, &it, NULL, &v)) {
+            struct inst *i = v;
+            if (only_unconfirmed && !i->is_unconfirmed)
+                continue;
+            call.reconcile[call.nreconcile].task_id = cr_xstrdup(i->id);
+            call.reconcile[call.nreconcile].agent_id = i->agent_id ? cr_xstrdup(i->agent_id) : NULL;
+            call.nreconcile++;
+        }
+        if (call.nreconcile > 0)
+            task_reconcile(a->m, a->fw, &call);
+        cr_sched_call_release(&call);
+        cr_sched_call_init(&call);
+        call.type = CR_CALL_RECONCILE;
+    }
+    if (!only_unconfirmed)
+        task_reconcile(a->m, a->fw, &call); /* implicit */
+    cr_sched_call_release(&call);
+}
+
+/* ---------------------------------------------------------------- events from the master */
+
+static void on_event(struct fw *fw, json_t *event, void *ud)
+{
+    struct cr_apps *a = ud;
+    json_array_append(a->events, event);
+    apps_kick(a);
+}
+
+static void held_release(struct held_agent *h)
+{
+    free(h->agent_id);
+    free(h->hostname);
+    for (size_t k = 0; k < h->noffer_ids; k++)
+        free(h->offer_ids[k]);
+    free(h->offer_ids);
+    free(h->role);
+    cr_resources_release(&h->free);
+    cr_attributes_release(&h->attributes);
+}
+
+static struct held_agent *held_find(struct cr_apps *a, const char *agent_id)
+{
+    for (size_t k = 0; k < a->nheld; k++)
+        if (strcmp(a->held[k].agent_id, agent_id) == 0)
+            return &a->held[k];
+    return NULL;
+}
+
+static const char *id_value(const json_t *obj, const char *key)
+{
+    return json_string_value(json_object_get(json_object_get(obj, key), "value"));
+}
+
+static void take_offer(struct cr_apps *a, const json_t *offer)
+{
+    const char *oid = id_value(offer, "id");
+    const char *agent_id = id_value(offer, "agent_id");
+    if (!oid || !agent_id)
+        return;
+    struct cr_err err;
+    cr_err_clear(&err);
+    struct cr_resources res;
+    cr_resources_init(&res);
+    if (cr_parse_resources(json_object_get(offer, "resources"), "offer.resources", &res, &err) <
+        0) {
+        CR_WARN("apps: unreadable offer ignored offer=%s error=\"%s\"", oid, err.msg);
+        cr_resources_release(&res);
+        return;
+    }
+    struct held_agent *h = held_find(a, agent_id);
+    if (!h) {
+        a->held = cr_xrealloc(a->held, (a->nheld + 1) * sizeof(*a->held));
+        h = &a->held[a->nheld++];
+        memset(h, 0, sizeof(*h));
+        h->agent_id = cr_xstrdup(agent_id);
+        const char *host = json_string_value(json_object_get(offer, "hostname"));
+        h->hostname = cr_xstrdup(host ? host : "");
+        cr_resources_init(&h->free);
+        cr_attributes_init(&h->attributes);
+        const json_t *attrs = json_object_get(offer, "attributes");
+        if (attrs)
+            cr_parse_attributes(attrs, "offer.attributes", &h->attributes, &err);
+        const char *role =
+            json_string_value(json_object_get(json_object_get(offer, "allocation_info"), "role"));
+        h->role = cr_xstrdup(role ? role : "*");
+    }
+    h->offer_ids = cr_xrealloc(h->offer_ids, (h->noffer_ids + 1) * sizeof(char *));
+    h->offer_ids[h->noffer_ids++] = cr_xstrdup(oid);
+    cr_resources_add(&h->free, &res);
+    cr_resources_release(&res);
+}
+
+static void drop_offer(struct cr_apps *a, const char *oid)
+{
+    for (size_t k = 0; k < a->nheld; k++) {
+        struct held_agent *h = &a->held[k];
+        for (size_t j = 0; j < h->noffer_ids; j++) {
+            if (strcmp(h->offer_ids[j], oid) != 0)
+                continue;
+            /* The agent's offers are merged: a rescind voids them all (the rest are
+             * declined in this pass). */
+            held_release(h);
+            a->held[k] = a->held[--a->nheld];
+            return;
+        }
+    }
+}
+
+static bool phase_alive(enum cr_inst_phase p)
+{
+    return p != CR_INST_KILLING;
+}
+
+static const char *instance_condition(enum cr_task_state s)
+{
+    switch (s) {
+    case CR_TASK_STAGING:
+        return "Staging";
+    case CR_TASK_STARTING:
+        return "Starting";
+    case CR_TASK_RUNNING:
+        return "Running";
+    case CR_TASK_KILLING:
+        return "Killing";
+    case CR_TASK_FINISHED:
+        return "Finished";
+    case CR_TASK_FAILED:
+        return "Failed";
+    case CR_TASK_KILLED:
+        return "Killed";
+    case CR_TASK_ERROR:
+        return "Error";
+    case CR_TASK_LOST:
+        return "Unreachable";
+    case CR_TASK_DROPPED:
+        return "Dropped";
+    case CR_TASK_UNREACHABLE:
+        return "Unreachable";
+    case CR_TASK_GONE:
+    case CR_TASK_GONE_BY_OPERATOR:
+        return "Gone";
+    default:
+        return "Unknown";
+    }
+}
+
+static void status_events(struct cr_apps *a, struct inst *i, const struct cr_task_status *st,
+                          int was_healthy)
+{
+    json_t *ev = json_object();
+    json_object_set_new(ev, "slaveId", json_string(i->agent_id ? i->agent_id : ""));
+    json_object_set_new(ev, "taskId", json_string(i->id));
+    json_object_set_new(ev, "taskStatus", json_string(cr_task_state_name(st->state)));
+    json_object_set_new(ev, "message", json_string(st->message ? st->message : ""));
+    json_object_set_new(ev, "appId", json_string(i->app->id));
+    json_object_set_new(ev, "host", json_string(i->hostname ? i->hostname : ""));
+    json_t *ports = json_array();
+    for (size_t k = 0; k < i->nports; k++)
+        json_array_append_new(ports, json_integer((json_int_t)i->ports[k]));
+    json_object_set_new(ev, "ports", ports);
+    json_object_set_new(ev, "ipAddresses", json_array());
+    json_object_set_new(ev, "version", json_string(i->version));
+    apps_event(a, "status_update_event", ev);
+
+    ev = json_object();
+    json_object_set_new(ev, "instanceId", json_string(i->id));
+    json_object_set_new(ev, "condition", json_string(instance_condition(st->state)));
+    json_object_set_new(ev, "runSpecId", json_string(i->app->id));
+    json_object_set_new(ev, "agentId", json_string(i->agent_id ? i->agent_id : ""));
+    json_object_set_new(ev, "host", json_string(i->hostname ? i->hostname : ""));
+    json_object_set_new(ev, "runSpecVersion", json_string(i->version));
+    apps_event(a, "instance_changed_event", ev);
+
+    if (st->healthy >= 0 && st->healthy != was_healthy) {
+        ev = json_object();
+        json_object_set_new(ev, "appId", json_string(i->app->id));
+        json_object_set_new(ev, "instanceId", json_string(i->id));
+        json_object_set_new(ev, "version", json_string(i->version));
+        json_object_set_new(ev, "alive", json_boolean(st->healthy == 1));
+        apps_event(a, "health_status_changed_event", ev);
+        ev = json_object();
+        json_object_set_new(ev, "instanceId", json_string(i->id));
+        json_object_set_new(ev, "runSpecId", json_string(i->app->id));
+        json_object_set_new(ev, "healthy", json_boolean(st->healthy == 1));
+        json_object_set_new(ev, "runSpecVersion", json_string(i->version));
+        apps_event(a, "instance_health_changed_event", ev);
+    }
+}
+
+static void record_failure(struct cr_apps *a, struct inst *i, const struct cr_task_status *st)
+{
+    struct app *app = i->app;
+    json_decref(app->last_failure);
+    json_t *f = json_object();
+    char ts[40];
+    json_object_set_new(f, "appId", json_string(app->id));
+    json_object_set_new(f, "host", json_string(i->hostname ? i->hostname : ""));
+    json_object_set_new(f, "message", json_string(st->message ? st->message : ""));
+    json_object_set_new(f, "state", json_string(cr_task_state_name(st->state)));
+    json_object_set_new(f, "taskId", json_string(i->id));
+    json_object_set_new(f, "timestamp", json_string(apps_iso(cr_wall_seconds(), ts, sizeof(ts))));
+    json_object_set_new(f, "version", json_string(i->version));
+    json_object_set_new(f, "slaveId", json_string(i->agent_id ? i->agent_id : ""));
+    app->last_failure = f;
+}
+
+static void on_update(struct cr_apps *a, const json_t *body)
+{
+    struct cr_err err;
+    cr_err_clear(&err);
+    struct cr_task_status st;
+    cr_task_status_init(&st);
+    if (cr_parse_task_status(json_object_get(body, "status"), "update.status", &st, &err) < 0) {
+        CR_WARN("apps: unreadable status update ignored error=\"%s\"", err.msg);
+        cr_task_status_release(&st);
+        return;
+    }
+    struct inst *i = cr_map_get(&a->insts, st.task_id);
+    if (!i) {
+        /* Not ours (launched before a crash, never recorded; or long forgotten). */
+        if (!cr_task_state_is_terminal(st.state) && a->fw) {
+            CR_INFO("apps: killing an unknown task of the orchestrator task=%s", st.task_id);
+            task_kill(a->m, a->fw, st.task_id, st.agent_id, -1);
+        }
+        acknowledge(a, &st);
+        cr_task_status_release(&st);
+        return;
+    }
+    double now = cr_wall_seconds();
+    int was_healthy = i->healthy;
+    i->is_unconfirmed = false;
+    i->state = st.state;
+    free(i->message);
+    i->message = st.message ? cr_xstrdup(st.message) : NULL;
+    if (!i->agent_id && st.agent_id)
+        i->agent_id = cr_xstrdup(st.agent_id);
+    if (st.state == CR_TASK_RUNNING) {
+        if (i->phase != CR_INST_KILLING)
+            i->phase = CR_INST_RUNNING;
+        if (i->started_at == 0)
+            i->started_at = now;
+    }
+    if (st.healthy >= 0) {
+        i->healthy = st.healthy;
+        if (st.healthy == 1 && was_healthy != 1)
+            i->healthy_since = now;
+        if (st.healthy == 0)
+            i->healthy_since = 0;
+        else
+            i->kill_for_health = false;
+    }
+    /* Our executor leaves the kill after too many failed checks to us (kill budget): it
+     * says so with this message prefix on a RUNNING, unhealthy update. */
+    if (st.state == CR_TASK_RUNNING && st.healthy == 0 && st.message &&
+        strncmp(st.message, CR_MARATHON_HEALTH_KILL_PREFIX,
+                strlen(CR_MARATHON_HEALTH_KILL_PREFIX)) == 0)
+        i->kill_for_health = true;
+    status_events(a, i, &st, was_healthy);
+
+    if (cr_task_state_is_terminal(st.state) || st.state == CR_TASK_UNREACHABLE ||
+        st.state == CR_TASK_UNKNOWN) {
+        struct app *app = i->app;
+        bool failed = st.state == CR_TASK_FAILED || st.state == CR_TASK_ERROR ||
+                      (st.state == CR_TASK_FINISHED && i->phase != CR_INST_KILLING);
+        if (st.state != CR_TASK_KILLED || i->phase != CR_INST_KILLING)
+            record_failure(a, i, &st);
+        if (failed) {
+            app->failures++;
+            double delay = cr_backoff_delay_s(app->spec.backoff_s, app->spec.backoff_factor,
+                                              app->spec.max_launch_delay_s, app->failures);
+            app->delay_until = now + delay;
+            CR_INFO("instance failed app=%s task=%s state=%s failures=%u delay=%.3fs "
+                    "message=\"%s\"",
+                    app->id, i->id, cr_task_state_name(st.state), app->failures, delay,
+                    st.message ? st.message : "");
+        } else {
+            CR_INFO("instance ended app=%s task=%s state=%s reason=%s", app->id, i->id,
+                    cr_task_state_name(st.state), cr_task_reason_name(st.reason));
+        }
+        inst_forget(a, i);
+        apps_revive(a);
+    }
+    acknowledge(a, &st);
+    cr_task_status_release(&st);
+}
+
+static void on_subscribed(struct cr_apps *a, const json_t *body)
+{
+    const char *id = id_value(body, "framework_id");
+    if (id && (!a->framework_id || strcmp(id, a->framework_id) != 0)) {
+        free(a->framework_id);
+        a->framework_id = cr_xstrdup(id);
+        store_framework_id(a, id);
+    }
+    reconcile(a, false);
+}
+
+static void handle_event(struct cr_apps *a, const json_t *ev)
+{
+    const char *type = json_string_value(json_object_get(ev, "type"));
+    if (!type)
+        return;
+    if (strcmp(type, "OFFERS") == 0) {
+        const json_t *offers = json_object_get(json_object_get(ev, "offers"), "offers");
+        size_t k;
+        const json_t *o;
+        json_array_foreach(offers, k, o) take_offer(a, o);
+    } else if (strcmp(type, "RESCIND") == 0) {
+        const char *oid = id_value(json_object_get(ev, "rescind"), "offer_id");
+        if (oid)
+            drop_offer(a, oid);
+    } else if (strcmp(type, "UPDATE") == 0) {
+        on_update(a, json_object_get(ev, "update"));
+    } else if (strcmp(type, "SUBSCRIBED") == 0) {
+        on_subscribed(a, json_object_get(ev, "subscribed"));
+    } else if (strcmp(type, "ERROR") == 0) {
+        CR_ERROR("apps: the master sent the orchestrator an error message=\"%s\"",
+                 json_string_value(json_object_get(json_object_get(ev, "error"), "message")));
+    }
+}
+
+/* ---------------------------------------------------------------- the cycle */
+
+struct launch_group {
+    struct held_agent *h;
+    struct cr_task_info *tasks;
+    size_t ntasks;
+};
+
+struct pending_launch {
+    struct cr_apps *a;
+    struct cr_sched_call *calls; /* one ACCEPT per agent */
+    size_t ncalls;
+    char **inst_ids; /* committed instances (they may be gone when the commit returns) */
+    size_t ninst;
+};
+
+static int64_t scalar_of(const struct cr_resources *r, const char *name)
+{
+    return cr_resources_scalar(r, name);
+}
+
+static void set_free(struct cr_place_machine *pm, const struct cr_resources *r)
+{
+    pm->free_cpus = scalar_of(r, "cpus");
+    pm->free_mem = scalar_of(r, "mem");
+    pm->free_disk = scalar_of(r, "disk");
+    pm->free_ports = (int64_t)cr_resources_range_count(r, "ports");
+}
+
+/* Every known agent becomes a machine: in s->ms its held offers are the free part (what can
+ * be launched now); in s->real the free part is what nobody uses or holds (the truth for a
+ * diagnosis and a dry run). */
+void machine_set_build(struct cr_apps *a, struct machine_set *s)
+{
+    memset(s, 0, sizeof(*s));
+    size_t n = cr_map_count(&a->m->agents);
+    s->ms = cr_xcalloc(n + 1, sizeof(*s->ms));
+    s->real = cr_xcalloc(n + 1, sizeof(*s->real));
+    s->held = cr_xcalloc(n + 1, sizeof(*s->held));
+    s->agents = cr_xcalloc(n + 1, sizeof(*s->agents));
+    size_t nattrs = 0;
+    size_t it = 0;
+    void *v;
+    while (cr_map_next(&a->m->agents, &it, NULL, &v))
+        nattrs += ((struct agent *)v)->info.attributes.n;
+    s->attrs = cr_xcalloc(nattrs + 1, sizeof(*s->attrs));
+    size_t k = 0, na = 0;
+    it = 0;
+    while (cr_map_next(&a->m->agents, &it, NULL, &v)) {
+        struct agent *ag = v;
+        struct cr_place_machine *pm = &s->ms[k];
+        s->agents[k] = ag;
+        pm->id = ag->id;
+        pm->hostname = ag->info.hostname ? ag->info.hostname : "";
+        pm->attrs = &s->attrs[na];
+        for (size_t j = 0; j < ag->info.attributes.n; j++) {
+            s->attrs[na].name = ag->info.attributes.v[j].name;
+            s->attrs[na].text = ag->info.attributes.v[j].text;
+            na++;
+        }
+        pm->nattrs = ag->info.attributes.n;
+        pm->total_cpus = scalar_of(&ag->info.resources, "cpus");
+        pm->total_mem = scalar_of(&ag->info.resources, "mem");
+        pm->total_disk = scalar_of(&ag->info.resources, "disk");
+        pm->is_unreachable = ag->unreachable || !ag->connected;
+        struct held_agent *h = held_find(a, ag->id);
+        s->held[k] = h;
+        if (h)
+            set_free(pm, &h->free);
+
+        /* real free = total - tasks - every outstanding offer + ours */
+        struct cr_resources used, offered;
+        cr_resources_init(&used);
+        cr_resources_init(&offered);
+        tasks_sum_held(&ag->tasks, NULL, &used);
+        offers_sum_agent(a->m, ag->id, &offered);
+        s->real[k] = *pm;
+        struct cr_place_machine *rm = &s->real[k];
+        struct cr_place_machine u = {0}, o = {0};
+        set_free(&u, &used);
+        set_free(&o, &offered);
+        rm->free_cpus = pm->total_cpus - u.free_cpus - o.free_cpus + pm->free_cpus;
+        rm->free_mem = pm->total_mem - u.free_mem - o.free_mem + pm->free_mem;
+        rm->free_disk = pm->total_disk - u.free_disk - o.free_disk + pm->free_disk;
+        rm->free_ports = (int64_t)cr_resources_range_count(&ag->info.resources, "ports") -
+                         u.free_ports - o.free_ports + pm->free_ports;
+        cr_resources_release(&used);
+        cr_resources_release(&offered);
+        k++;
+    }
+    s->n = k;
+}
+
+void machine_set_release(struct machine_set *s)
+{
+    free(s->ms);
+    free(s->real);
+    free(s->held);
+    free(s->agents);
+    free(s->attrs);
+    memset(s, 0, sizeof(*s));
+}
+
+/* Take the instance's host ports out of h->free: the app's fixed ports with requirePorts,
+ * else the first free ones. ports[] gets napp_ports entries. */
+static int take_ports(struct held_agent *h, const struct cr_app *spec, uint64_t *ports)
+{
+    if (spec->nports == 0)
+        return 0;
+    struct cr_resources want;
+    cr_resources_init(&want);
+    int rc = 0;
+    if (spec->require_ports) {
+        for (size_t k = 0; k < spec->nports; k++) {
+            ports[k] = (uint64_t)spec->ports[k].port;
+            struct cr_range r = {ports[k], ports[k]};
+            cr_resources_add_ranges(&want, "ports", h->role, &r, 1);
+        }
+    } else {
+        rc = cr_resources_take_ranges(&h->free, "ports", spec->nports, &want, NULL);
+        size_t k = 0;
+        for (size_t e = 0; rc == 0 && e < want.n; e++) {
+            const struct cr_resource *pr = &want.v[e];
+            for (size_t r = 0; r < pr->nranges && k < spec->nports; r++)
+                for (uint64_t p = pr->ranges[r].begin; p <= pr->ranges[r].end && k < spec->nports;
+                     p++)
+                    ports[k++] = p;
+        }
+        if (rc == 0 && k < spec->nports)
+            rc = -ENOSPC;
+    }
+    if (rc == 0 && !cr_resources_contains(&h->free, &want))
+        rc = -ENOSPC;
+    if (rc == 0)
+        rc = cr_resources_subtract(&h->free, &want, NULL);
+    cr_resources_release(&want);
+    return rc;
+}
+
+static void launch_committed(struct cr_master *m, int rc, const char *msg, void *ud)
+{
+    struct pending_launch *p = ud;
+    struct cr_apps *a = p->a;
+    for (size_t k = 0; k < p->ncalls; k++) {
+        struct cr_sched_call *call = &p->calls[k];
+        if (rc < 0 || !a->fw) {
+            /* Not durable: the instances are not launched; give the offers back. */
+            if (a->fw) {
+                call->type = CR_CALL_DECLINE;
+                call->refuse_seconds = 0;
+                offers_decline(m, a->fw, call);
+            }
+        } else {
+            offers_accept(m, a->fw, call);
+        }
+        cr_sched_call_release(call);
+    }
+    for (size_t k = 0; k < p->ninst; k++) {
+        struct inst *i = cr_map_get(&a->insts, p->inst_ids[k]);
+        if (i && rc < 0) {
+            CR_WARN("apps: instance not launched: the registry write failed task=%s error=\"%s\"",
+                    i->id, msg ? msg : "");
+            i->is_persisted = false;
+            inst_forget(a, i);
+        }
+        free(p->inst_ids[k]);
+    }
+    if (rc < 0)
+        apps_kick(a);
+    free(p->inst_ids);
+    free(p->calls);
+    free(p);
+}
+
+/* Instances of app as the planner sees them (order = ids, indexes into list). */
+static struct cr_deploy_inst *plan_view(struct app *app, struct inst ***list_out, size_t *n_out)
+{
+    size_t n = cr_map_count(&app->insts);
+    struct inst **list = cr_xcalloc(n + 1, sizeof(*list));
+    struct cr_deploy_inst *v = cr_xcalloc(n + 1, sizeof(*v));
+    size_t it = 0, k = 0;
+    void *p;
+    while (cr_map_next(&app->insts, &it, NULL, &p))
+        list[k++] = p;
+    for (size_t j = 0; j < n; j++) {
+        struct inst *i = list[j];
+        v[j].is_target = i->config_version && app->spec.last_config_change_at &&
+                         strcmp(i->config_version, app->spec.last_config_change_at) == 0;
+        v[j].phase = i->phase;
+        v[j].is_healthy = i->phase == CR_INST_RUNNING && (!i->has_health || i->healthy == 1);
+        v[j].staged_at_s = i->staged_at;
+    }
+    *list_out = list;
+    *n_out = n;
+    return v;
+}
+
+static void diag_text(const struct app *app, char *buf, size_t size)
+{
+    size_t off = (size_t)snprintf(buf, size, "%zu instance%s cannot be placed:", app->waiting,
+                                  app->waiting == 1 ? "" : "s");
+    for (size_t k = 0; k < app->diag.n && off < size; k++)
+        if (app->diag.v[k].failed > 0)
+            off += (size_t)snprintf(buf + off, size - off, " %s failed on %zu of %zu machines;",
+                                    app->diag.v[k].requirement, app->diag.v[k].failed,
+                                    app->diag.considered);
+}
+
+/* The deadline passed: say why the target was not reached. */
+static void deadline_reason(struct cr_apps *a, struct app *app, char *buf, size_t size)
+{
+    if (app->waiting > 0 && app->has_diag) {
+        char d[400];
+        diag_text(app, d, sizeof(d));
+        snprintf(buf, size, "unplaceable: %s", d);
+        return;
+    }
+    if (app->failures > 0) {
+        const char *msg = app->last_failure
+                              ? json_string_value(json_object_get(app->last_failure, "message"))
+                              : NULL;
+        snprintf(buf, size, "crash loop: instances failed %u times in a row (last: %s)",
+                 app->failures, msg && *msg ? msg : "no message");
+        return;
+    }
+    size_t running = 0, healthy = 0;
+    size_t it = 0;
+    void *v;
+    while (cr_map_next(&app->insts, &it, NULL, &v)) {
+        struct inst *i = v;
+        running += i->phase == CR_INST_RUNNING;
+        healthy += i->phase == CR_INST_RUNNING && (!i->has_health || i->healthy == 1);
+    }
+    if (running > healthy) {
+        snprintf(buf, size, "health checks never passed: %zu of %zu running instances unhealthy",
+                 running - healthy, running);
+        return;
+    }
+    snprintf(buf, size, "progress deadline of %.0f s exceeded", app->spec.progress_deadline_s);
+    (void)a;
+}
+
+static void check_deployment(struct cr_apps *a, struct app *app, bool is_done, double now)
+{
+    struct deployment *d = app->deploy;
+    if (!d)
+        return;
+    if (is_done) {
+        deploy_finish(a, d, DEPLOY_SUCCEEDED, NULL);
+        return;
+    }
+    if (now >= d->deadline_at) {
+        char why[512];
+        deadline_reason(a, app, why, sizeof(why));
+        deploy_finish(a, d, DEPLOY_FAILED, why);
+    }
+}
+
+/* Health kills the executor left to us, within the app's budget. */
+static void health_kills(struct cr_apps *a, struct app *app, double now)
+{
+    size_t it = 0;
+    void *v;
+    while (cr_map_next(&app->insts, &it, NULL, &v)) {
+        struct inst *i = v;
+        if (!i->kill_for_health || i->phase == CR_INST_KILLING)
+            continue;
+        if (!cr_kill_budget_allows(&app->kill_budget, now, a->cfg.health_kill_window_s,
+                                   a->cfg.health_kill_fraction, app->spec.instances)) {
+            if (!app->kill_budget_warned) {
+                app->kill_budget_warned = true;
+                CR_WARN("apps: health kill budget exhausted, unhealthy instances are kept "
+                        "app=%s",
+                        app->id);
+                json_t *ev = json_object();
+                json_object_set_new(ev, "appId", json_string(app->id));
+                json_object_set_new(ev, "instanceId", json_string(i->id));
+                json_object_set_new(ev, "reason",
+                                    json_string("too many instances killed for failing health "
+                                                "checks within the window; not killing more"));
+                apps_event(a, "health_kill_budget_exhausted_event", ev);
+            }
+            continue;
+        }
+        app->kill_budget_warned = false;
+        cr_kill_budget_record(&app->kill_budget, now, a->cfg.health_kill_window_s);
+        json_t *ev = json_object();
+        json_object_set_new(ev, "appId", json_string(app->id));
+        json_object_set_new(ev, "taskId", json_string(i->id));
+        json_object_set_new(ev, "instanceId", json_string(i->id));
+        json_object_set_new(ev, "version", json_string(i->version));
+        json_object_set_new(ev, "reason", json_string(i->message ? i->message : "unhealthy"));
+        json_object_set_new(ev, "host", json_string(i->hostname ? i->hostname : ""));
+        json_object_set_new(ev, "slaveId", json_string(i->agent_id ? i->agent_id : ""));
+        apps_event(a, "unhealthy_instance_kill_event", ev);
+        inst_kill(a, i);
+    }
+}
+
+/* Reset the backoff of an app whose instances have been healthy long enough. */
+static void backoff_reset(struct cr_apps *a, struct app *app, double now)
+{
+    if (app->failures == 0)
+        return;
+    size_t it = 0;
+    void *v;
+    while (cr_map_next(&app->insts, &it, NULL, &v)) {
+        struct inst *i = v;
+        double since = i->has_health ? i->healthy_since : i->started_at;
+        if (i->phase == CR_INST_RUNNING && since > 0 && now - since >= a->cfg.backoff_reset_s) {
+            CR_INFO("apps: launch backoff reset app=%s failures=%u", app->id, app->failures);
+            app->failures = 0;
+            app->delay_until = 0;
+            return;
+        }
+    }
+}
+
+static bool has_unconfirmed(const struct app *app)
+{
+    size_t it = 0;
+    void *v;
+    while (cr_map_next(&app->insts, &it, NULL, &v))
+        if (((struct inst *)v)->is_unconfirmed)
+            return true;
+    return false;
+}
+
+static int compare_apps(const void *x, const void *y)
+{
+    const struct app *const *p = x, *const *q = y;
+    return strcmp((*p)->id, (*q)->id);
+}
+
+static struct launch_group *group_for(struct launch_group **groups, size_t *n, struct held_agent *h)
+{
+    for (size_t k = 0; k < *n; k++)
+        if ((*groups)[k].h == h)
+            return &(*groups)[k];
+    *groups = cr_xrealloc(*groups, (*n + 1) * sizeof(**groups));
+    struct launch_group *g = &(*groups)[(*n)++];
+    memset(g, 0, sizeof(*g));
+    g->h = h;
+    return g;
+}
+
+struct cr_place_request app_place_request(const struct cr_app *spec, const char *const *placed,
+                                          size_t nplaced)
+{
+    struct cr_place_request req = {
+        .app_id = spec->id,
+        .cpus = spec->cpus,
+        .mem = spec->mem,
+        .disk = spec->disk,
+        .ports = (int64_t)spec->nports,
+        .constraints = spec->constraints,
+        .nconstraints = spec->nconstraints,
+        .placed = placed,
+        .nplaced = nplaced,
+    };
+    return req;
+}
+
+/* The agent of every alive instance of app (borrowed strings; free the array). */
+static const char **alive_agents(const struct app *app, size_t *n)
+{
+    const char **placed = cr_xcalloc(cr_map_count(&app->insts) + 1, sizeof(char *));
+    size_t it = 0, k = 0;
+    void *v;
+    while (cr_map_next(&app->insts, &it, NULL, &v)) {
+        const struct inst *i = v;
+        if (phase_alive(i->phase) && i->agent_id)
+            placed[k++] = i->agent_id;
+    }
+    *n = k;
+    return placed;
+}
+
+/*
+ * Why count instances of req wait: placement over what the agents really have free
+ * (set->real, which this cycle's launches were taken from too). When that would fit, the resources
+ * exist but are not offered to us right now (another framework holds them, or a decline filter
+ * runs): no diagnosis.
+ */
+static void diagnose(struct app *app, struct machine_set *set, const struct cr_place_request *req,
+                     size_t count, enum cr_place_strategy strategy)
+{
+    struct cr_place_machine *real = cr_xcalloc(set->n + 1, sizeof(*real));
+    memcpy(real, set->real, set->n * sizeof(*real));
+    struct cr_place_request r = *req; /* with this cycle's launches among the placed */
+    r.placed = alive_agents(app, &r.nplaced);
+    struct cr_place_result res;
+    cr_place_result_init(&res);
+    struct cr_err err;
+    cr_err_clear(&err);
+    diag_clear(app);
+    if (cr_place_batch(real, set->n, &r, count, strategy, &res, &err) == 0 && res.nunplaced > 0) {
+        app->diag = res.diag;
+        memset(&res.diag, 0, sizeof(res.diag));
+        app->has_diag = true;
+    }
+    cr_place_result_release(&res);
+    free((void *)r.placed);
+    free(real);
+}
+
+/* Place and prepare the launches of one app. */
+static void place_app(struct cr_apps *a, struct app *app, size_t count, struct machine_set *set,
+                      struct launch_group **groups, size_t *ngroups, struct pending_launch *p,
+                      double now)
+{
+    struct cr_place_machine *ms = set->ms;
+    size_t nms = set->n;
+    struct held_agent **held_of = set->held;
+    const struct cr_app *spec = &app->spec;
+    size_t nplaced_ids;
+    const char **placed = alive_agents(app, &nplaced_ids);
+    struct cr_place_request req = app_place_request(spec, placed, nplaced_ids);
+    struct cr_place_result res;
+    cr_place_result_init(&res);
+    struct cr_err err;
+    cr_err_clear(&err);
+    enum cr_place_strategy strategy =
+        spec->has_placement_label ? spec->placement : a->cfg.placement;
+    if (cr_place_batch(ms, nms, &req, count, strategy, &res, &err) < 0) {
+        CR_WARN("apps: placement refused app=%s error=\"%s\"", app->id, err.msg);
+        free(placed);
+        cr_place_result_release(&res);
+        return;
+    }
+    size_t launched = 0;
+    for (size_t k = 0; k < res.nplaced; k++) {
+        struct held_agent *h = held_of[res.machine[k]];
+        if (!h)
+            continue; /* cannot happen: a machine without offers has nothing free */
+        uint64_t *ports = cr_xcalloc(spec->nports + 1, sizeof(uint64_t));
+        if (take_ports(h, spec, ports) < 0) {
+            free(ports);
+            continue;
+        }
+        char *task_id = apps_task_id(app->id);
+        struct cr_marathon_launch l = {
+            .task_id = task_id,
+            .agent_id = h->agent_id,
+            .hostname = h->hostname,
+            .role = h->role,
+            .host_ports = ports,
+            .nhost_ports = spec->nports,
+        };
+        struct cr_task_info ti;
+        cr_task_info_init(&ti);
+        if (cr_marathon_task_info(spec, &l, &ti, &err) < 0 ||
+            cr_task_info_validate(&ti, &err) < 0) {
+            CR_WARN("apps: cannot build the task app=%s error=\"%s\"", app->id, err.msg);
+            cr_task_info_release(&ti);
+            free(task_id);
+            free(ports);
+            continue;
+        }
+        /* The scalars leave the held offer too (placement lowered only its copy), and what
+         * the agent really has free. */
+        cr_resources_subtract(&h->free, &ti.resources, NULL);
+        struct cr_place_machine *rm = &set->real[res.machine[k]];
+        rm->free_cpus -= spec->cpus;
+        rm->free_mem -= spec->mem;
+        rm->free_disk -= spec->disk;
+        rm->free_ports -= (int64_t)spec->nports;
+        struct launch_group *g = group_for(groups, ngroups, h);
+        g->tasks = cr_xrealloc(g->tasks, (g->ntasks + 1) * sizeof(*g->tasks));
+        g->tasks[g->ntasks++] = ti;
+
+        struct inst *i = cr_xcalloc(1, sizeof(*i));
+        i->id = task_id;
+        i->app = app;
+        i->version = cr_xstrdup(spec->version);
+        i->config_version =
+            cr_xstrdup(spec->last_config_change_at ? spec->last_config_change_at : spec->version);
+        i->agent_id = cr_xstrdup(h->agent_id);
+        i->hostname = cr_xstrdup(h->hostname);
+        i->ports = ports;
+        i->nports = spec->nports;
+        i->phase = CR_INST_STAGING;
+        i->state = CR_TASK_STAGING;
+        i->healthy = -1;
+        i->has_health = spec->nhealth_checks > 0;
+        i->staged_at = now;
+        i->is_persisted = true;
+        cr_map_put(&app->insts, i->id, i);
+        cr_map_put(&a->insts, i->id, i);
+        p->inst_ids = cr_xrealloc(p->inst_ids, (p->ninst + 1) * sizeof(char *));
+        p->inst_ids[p->ninst++] = cr_xstrdup(i->id);
+        launched++;
+    }
+    app->waiting = count - launched;
+    if (launched > 0) {
+        app->offers_processed++;
+        app->last_offer_used_at = now;
+    }
+    if (app->waiting > 0) {
+        if (app->waiting_since == 0)
+            app->waiting_since = now;
+        app->offers_unused++;
+        app->last_offer_unused_at = now;
+        diagnose(app, set, &req, app->waiting, strategy);
+    } else {
+        app->waiting_since = 0;
+        diag_clear(app);
+    }
+    free(placed);
+    cr_place_result_release(&res);
+}
+
+static void cycle(struct cr_apps *a)
+{
+    if (!a->fw)
+        return;
+    double now = cr_wall_seconds();
+    size_t napps = cr_map_count(&a->apps);
+    struct app **apps = cr_xcalloc(napps + 1, sizeof(*apps));
+    size_t it = 0, k = 0;
+    void *v;
+    while (cr_map_next(&a->apps, &it, NULL, &v))
+        apps[k++] = v;
+    qsort(apps, napps, sizeof(*apps), compare_apps);
+
+    struct machine_set set;
+    machine_set_build(a, &set);
+    struct launch_group *groups = NULL;
+    size_t ngroups = 0;
+    struct pending_launch *p = cr_xcalloc(1, sizeof(*p));
+    p->a = a;
+    struct app **gone = cr_xcalloc(napps + 1, sizeof(*gone));
+    size_t ngone = 0;
+    bool wants_offers = false;
+
+    for (size_t j = 0; j < napps; j++) {
+        struct app *app = apps[j];
+        if (has_unconfirmed(app))
+            continue; /* after a master restart: act only on confirmed states (kill nothing) */
+        backoff_reset(a, app, now);
+        health_kills(a, app, now);
+        struct cr_deploy_goal goal = {
+            .instances = app->is_deleting ? 0 : app->spec.instances,
+            .minimum_health_capacity = app->spec.minimum_health_capacity,
+            .maximum_over_capacity = app->spec.maximum_over_capacity,
+            .kill_selection = app->spec.kill_selection,
+        };
+        struct inst **list;
+        size_t n;
+        struct cr_deploy_inst *view = plan_view(app, &list, &n);
+        struct cr_deploy_step step;
+        cr_deploy_step_init(&step);
+        struct cr_err err;
+        cr_err_clear(&err);
+        if (cr_deploy_plan(&goal, view, n, &step, &err) < 0) {
+            CR_WARN("apps: no plan app=%s error=\"%s\"", app->id, err.msg);
+        } else {
+            for (size_t q = 0; q < step.nkill; q++)
+                if (step.kill[q] < n)
+                    inst_kill(a, list[step.kill[q]]);
+            wants_offers |= step.launch > 0;
+            if (step.launch > 0 && now < app->delay_until) {
+                app->waiting = step.launch;
+                if (app->waiting_since == 0)
+                    app->waiting_since = now;
+            } else if (step.launch > 0) {
+                place_app(a, app, step.launch, &set, &groups, &ngroups, p, now);
+            } else {
+                app->waiting = 0;
+                app->waiting_since = 0;
+                diag_clear(app);
+            }
+            check_deployment(a, app, step.is_done, now);
+            if (app->is_deleting && cr_map_count(&app->insts) == 0)
+                gone[ngone++] = app;
+        }
+        cr_deploy_step_release(&step);
+        free(view);
+        free(list);
+    }
+    for (size_t j = 0; j < ngone; j++)
+        app_remove(a, gone[j]);
+    free(gone);
+    /* A framework without demand says so (Mesos SUPPRESS): no offer churn for nothing. */
+    if (!wants_offers && !a->is_suppressed) {
+        cr_alloc_suppress(a->m->alloc, a->fw->id, NULL, 0);
+        a->is_suppressed = true;
+    }
+
+    /* ACCEPT per agent (after the commit), DECLINE the rest now. */
+    p->calls = cr_xcalloc(ngroups + 1, sizeof(*p->calls));
+    for (size_t g = 0; g < ngroups; g++) {
+        struct cr_sched_call *call = &p->calls[p->ncalls++];
+        cr_sched_call_init(call);
+        call->type = CR_CALL_ACCEPT;
+        call->framework_id = cr_xstrdup(a->fw->id);
+        struct held_agent *h = groups[g].h;
+        call->offer_ids = h->offer_ids;
+        call->noffer_ids = h->noffer_ids;
+        h->offer_ids = NULL;
+        h->noffer_ids = 0;
+        call->operations = cr_xcalloc(1, sizeof(*call->operations));
+        call->noperations = 1;
+        call->operations[0].type = CR_OP_LAUNCH;
+        call->operations[0].tasks = groups[g].tasks;
+        call->operations[0].ntasks = groups[g].ntasks;
+        call->operations[0].raw = json_object();
+        call->refuse_seconds = DECLINE_REFUSE_S;
+    }
+    free(groups);
+    for (size_t h = 0; h < a->nheld; h++) {
+        struct held_agent *ha = &a->held[h];
+        if (ha->noffer_ids > 0) {
+            struct cr_sched_call call;
+            cr_sched_call_init(&call);
+            call.type = CR_CALL_DECLINE;
+            call.offer_ids = ha->offer_ids;
+            call.noffer_ids = ha->noffer_ids;
+            ha->offer_ids = NULL;
+            ha->noffer_ids = 0;
+            call.refuse_seconds = DECLINE_REFUSE_S;
+            offers_decline(a->m, a->fw, &call);
+            cr_sched_call_release(&call);
+        }
+        held_release(ha);
+    }
+    free(a->held);
+    a->held = NULL;
+    a->nheld = 0;
+    machine_set_release(&set);
+    free(apps);
+
+    if (p->ninst == 0) {
+        free(p->calls);
+        free(p->inst_ids);
+        free(p);
+        return;
+    }
+    /* One registry write for every new instance, then the launches. */
+    struct cr_state_op *ops = cr_xcalloc(p->ninst, sizeof(*ops));
+    char **texts = cr_xcalloc(p->ninst, sizeof(char *));
+    for (size_t q = 0; q < p->ninst; q++) {
+        struct inst *i = cr_map_get(&a->insts, p->inst_ids[q]);
+        json_t *j = store_inst_json(i);
+        texts[q] = cr_json_dump(j);
+        json_decref(j);
+        ops[q].kind = CR_STATE_PUT;
+        ops[q].table = "instances";
+        ops[q].key = i->id;
+        ops[q].value = texts[q];
+        ops[q].len = texts[q] ? strlen(texts[q]) : 0;
+    }
+    master_persist_ops(a->m, ops, p->ninst, launch_committed, p);
+    for (size_t q = 0; q < p->ninst; q++)
+        free(texts[q]);
+    free(texts);
+    free(ops);
+}
+
+/* ---------------------------------------------------------------- the loop side */
+
+static void run_kick(uv_timer_t *t)
+{
+    struct cr_apps *a = t->data;
+    a->is_kicked = false;
+    json_t *evs = a->events;
+    a->events = json_array();
+    size_t k;
+    json_t *ev;
+    json_array_foreach(evs, k, ev) handle_event(a, ev);
+    json_decref(evs);
+    cycle(a);
+}
+
+void apps_kick(struct cr_apps *a)
+{
+    if (a->is_kicked || !a->is_started)
+        return;
+    a->is_kicked = true;
+    uv_timer_start(&a->kick_timer, run_kick, 0, 0);
+}
+
+static void tick(uv_timer_t *t)
+{
+    struct cr_apps *a = t->data;
+    double now = cr_wall_seconds();
+    size_t it = 0;
+    void *v;
+    bool revive = false;
+    while (cr_map_next(&a->apps, &it, NULL, &v)) {
+        struct app *app = v;
+        /* A launch delay just ran out: offers are wanted again. */
+        if (app->delay_until > 0 && now >= app->delay_until && app->waiting > 0) {
+            app->delay_until = 0;
+            revive = true;
+        }
+    }
+    if (revive)
+        apps_revive(a);
+    /* Instances recovered from the registry whose agent has not come back yet get no
+     * answer: ask again (Mesos' reconciliation is retried by the framework). */
+    bool unconfirmed = false;
+    it = 0;
+    while (!unconfirmed && cr_map_next(&a->insts, &it, NULL, &v))
+        unconfirmed = ((struct inst *)v)->is_unconfirmed;
+    if (unconfirmed && now - a->last_reconcile_s >= RECONCILE_RETRY_S)
+        reconcile(a, true);
+    if (now - a->last_full_reconcile_s >= RECONCILE_ALL_S)
+        reconcile(a, false);
+    apps_kick(a);
+}
+
+static void subscribed(struct cr_master *m, struct fw *fw, int rc, const char *msg, void *ud)
+{
+    struct cr_apps *a = ud;
+    a->is_subscribing = false;
+    if (rc < 0 || !fw) {
+        CR_ERROR("apps: the orchestrator could not subscribe error=\"%s\"", msg ? msg : "");
+        return;
+    }
+    a->fw = fw;
+    CR_INFO("apps: orchestrator subscribed framework=%s apps=%zu instances=%zu", fw->id,
+            cr_map_count(&a->apps), cr_map_count(&a->insts));
+    apps_kick(a);
+}
+
+static void subscribe(struct cr_apps *a)
+{
+    struct cr_framework_info fi;
+    cr_framework_info_init(&fi);
+    fi.id = a->framework_id ? cr_xstrdup(a->framework_id) : NULL;
+    fi.name = cr_xstrdup("marathon");
+    fi.user = cr_xstrdup("root");
+    fi.failover_timeout = 604800.0;
+    fi.checkpoint = true;
+    fi.hostname = cr_xstrdup(a->m->cfg.hostname);
+    fi.roles = cr_xcalloc(1, sizeof(char *));
+    fi.roles[0] = cr_xstrdup("*");
+    fi.nroles = 1;
+    fi.capabilities = CR_FWCAP_PARTITION_AWARE | CR_FWCAP_MULTI_ROLE;
+    a->is_subscribing = true;
+    fw_subscribe_local(a->m, &fi, on_event, a, subscribed, a);
+    cr_framework_info_release(&fi);
+}
+
+/* ---------------------------------------------------------------- public */
+
+static void apps_http_route(struct cr_http_req *req, void *ud)
+{
+    struct cr_apps *a = ud;
+    if (!cr_apps_route(a, req))
+        apps_http_error(req, 404, "Not found: %s", cr_http_req_path(req));
+}
+
+struct cr_apps *cr_apps_new(struct cr_master *m, const struct cr_apps_config *cfg,
+                            struct cr_err *err)
+{
+    struct cr_apps *a = cr_xcalloc(1, sizeof(*a));
+    a->m = m;
+    a->cfg = *cfg;
+    cr_map_init(&a->apps);
+    cr_map_init(&a->insts);
+    cr_map_init(&a->deployments);
+    a->events = json_array();
+    uv_timer_init(m->loop, &a->kick_timer);
+    a->kick_timer.data = a;
+    uv_timer_init(m->loop, &a->tick_timer);
+    a->tick_timer.data = a;
+    uv_timer_init(m->loop, &a->sse_timer);
+    a->sse_timer.data = a;
+    if (cfg->port > 0) {
+        struct cr_http_server_config hcfg = {
+            .bind_ip = m->cfg.ip,
+            .port = (uint16_t)cfg->port,
+            .max_body_bytes = (size_t)m->cfg.max_body_bytes,
+            .handler = apps_http_route,
+            .ud = a,
+        };
+        if (cr_http_server_start(m->loop, &hcfg, &a->http, err) < 0) {
+            cr_err_wrap(err, "serve the apps API on port %lld", (long long)cfg->port);
+            cr_apps_free(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+void cr_apps_start(struct cr_apps *a)
+{
+    if (a->is_started)
+        return;
+    a->is_started = true;
+    store_recover(a);
+    uv_timer_start(&a->tick_timer, tick, TICK_MS, TICK_MS);
+    apps_events_start(a);
+    subscribe(a);
+}
+
+void cr_apps_stop(struct cr_apps *a)
+{
+    if (!a)
+        return;
+    a->is_started = false;
+    uv_timer_stop(&a->kick_timer);
+    uv_timer_stop(&a->tick_timer);
+    apps_events_close(a);
+    cr_http_server_free(a->http);
+    a->http = NULL;
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+    struct cr_apps *a = h->data;
+    if (++a->nclosed == 3)
+        free(a);
+}
+
+void cr_apps_free(struct cr_apps *a)
+{
+    if (!a)
+        return;
+    cr_apps_stop(a);
+    size_t it = 0;
+    void *v;
+    while (cr_map_next(&a->apps, &it, NULL, &v))
+        app_free(v);
+    cr_map_release(&a->apps);
+    cr_map_release(&a->insts);
+    it = 0;
+    while (cr_map_next(&a->deployments, &it, NULL, &v))
+        deployment_free(v);
+    cr_map_release(&a->deployments);
+    for (size_t k = 0; k < a->ndone; k++)
+        deployment_free(a->done[k]);
+    for (size_t k = 0; k < a->nheld; k++)
+        held_release(&a->held[k]);
+    free(a->held);
+    json_decref(a->events);
+    free(a->framework_id);
+    uv_close((uv_handle_t *)&a->kick_timer, timer_closed);
+    uv_close((uv_handle_t *)&a->tick_timer, timer_closed);
+    uv_close((uv_handle_t *)&a->sse_timer, timer_closed);
+}
