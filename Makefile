@@ -48,6 +48,7 @@ bench: build
 	/usr/bin/python3 bench/e2e.py --corral $(RELEASE)/corral --bench $(RELEASE)/bench/bench_e2e
 	/usr/bin/python3 bench/scale.py --corral $(RELEASE)/corral --sizes 1000x100,1000x1000
 	/usr/bin/python3 bench/containers.py --corral $(RELEASE)/corral --bench $(RELEASE)/bench/bench_e2e
+	/usr/bin/python3 bench/apps.py --corral $(RELEASE)/corral --instances 500
 
 clean:
 	rm -rf build

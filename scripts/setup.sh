@@ -9,9 +9,10 @@ cd "$(dirname "$0")/.."
 want_test=0
 [ "${1:-}" = "--test" ] && want_test=1
 
+# python3 also runs `make up`'s example app (python3 -m http.server) and the benchmarks.
 build_pkgs=(build-essential pkg-config meson ninja-build libuv1-dev libraft-dev libmicrohttpd-dev
-            libcurl4-openssl-dev libjansson-dev libcmocka-dev libcap-dev libseccomp-dev)
-test_pkgs=(python3 python3-pytest python3-requests procps iproute2 clang-format)
+            libcurl4-openssl-dev libjansson-dev libcmocka-dev libcap-dev libseccomp-dev python3)
+test_pkgs=(python3-pytest python3-requests procps iproute2 clang-format)
 
 pkgs=("${build_pkgs[@]}")
 [ $want_test = 1 ] && pkgs+=("${test_pkgs[@]}")
@@ -37,7 +38,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # Third-party client libraries used by the compatibility tests (npm, pinned).
-if [ $want_test = 1 ] && [ ! -d tests/clients/node_modules/mesos-framework ]; then
+if [ $want_test = 1 ] && { [ ! -d tests/clients/node_modules/mesos-framework ] ||
+                           [ ! -d tests/clients/node_modules/marathon-event-bus-client ]; }; then
     echo "setup: npm install (tests/clients)"
     (cd tests/clients && npm install --no-audit --no-fund --loglevel=error)
 fi

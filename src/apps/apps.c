@@ -27,8 +27,8 @@
 #include "base/util.h"
 
 #define DECLINE_REFUSE_S 5.0
-#define TICK_MS 1000
-#define RECONCILE_RETRY_S 2.0
+#define TICK_MS 500
+#define RECONCILE_RETRY_S 0.5
 #define RECONCILE_ALL_S 600.0
 
 /* ---------------------------------------------------------------- small helpers */
@@ -873,13 +873,17 @@ static struct cr_deploy_inst *plan_view(struct app *app, struct inst ***list_out
 
 static void diag_text(const struct app *app, char *buf, size_t size)
 {
-    size_t off = (size_t)snprintf(buf, size, "%zu instance%s cannot be placed:", app->waiting,
-                                  app->waiting == 1 ? "" : "s");
-    for (size_t k = 0; k < app->diag.n && off < size; k++)
-        if (app->diag.v[k].failed > 0)
-            off += (size_t)snprintf(buf + off, size - off, " %s failed on %zu of %zu machines;",
-                                    app->diag.v[k].requirement, app->diag.v[k].failed,
-                                    app->diag.considered);
+    size_t off = (size_t)snprintf(
+        buf, size, "%zu instance%s cannot be placed on any of %zu machines:", app->waiting,
+        app->waiting == 1 ? "" : "s", app->diag.considered);
+    const char *sep = " ";
+    for (size_t k = 0; k < app->diag.n && off < size; k++) {
+        if (app->diag.v[k].failed == 0)
+            continue;
+        off += (size_t)snprintf(buf + off, size - off, "%s%s failed on %zu", sep,
+                                app->diag.v[k].requirement, app->diag.v[k].failed);
+        sep = ", ";
+    }
 }
 
 /* The deadline passed: say why the target was not reached. */
@@ -1199,8 +1203,8 @@ static void cycle(struct cr_apps *a)
         apps[k++] = v;
     qsort(apps, napps, sizeof(*apps), compare_apps);
 
-    struct machine_set set;
-    machine_set_build(a, &set);
+    struct machine_set set = {0}; /* built when the first app has something to place */
+    bool has_set = false;
     struct launch_group *groups = NULL;
     size_t ngroups = 0;
     struct pending_launch *p = cr_xcalloc(1, sizeof(*p));
@@ -1240,6 +1244,9 @@ static void cycle(struct cr_apps *a)
                 if (app->waiting_since == 0)
                     app->waiting_since = now;
             } else if (step.launch > 0) {
+                if (!has_set)
+                    machine_set_build(a, &set);
+                has_set = true;
                 place_app(a, app, step.launch, &set, &groups, &ngroups, p, now);
             } else {
                 app->waiting = 0;

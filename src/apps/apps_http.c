@@ -172,10 +172,13 @@ static void api_post_event(struct cr_apps *a, struct cr_http_req *req, const str
 /*
  * Make spec (a parsed app, versions unset) the app's new target. Decides the kind of change:
  * a new app starts, an instances-only change scales, anything else restarts. is_restart
- * forces a new configuration version (POST .../restart, rollback to an older config).
+ * forces a new configuration version (POST .../restart). config_version (or NULL): going
+ * back to an older version, whose configuration keeps its lastConfigChangeAt, so the
+ * instances still running it are the target again and are kept.
  */
-static struct deployment *apply_spec(struct cr_apps *a, struct cr_http_req *req, struct app **appp,
-                                     struct cr_app *spec, bool is_restart)
+static struct deployment *apply_spec_as(struct cr_apps *a, struct cr_http_req *req,
+                                        struct app **appp, struct cr_app *spec, bool is_restart,
+                                        const char *config_version)
 {
     struct app *app = *appp;
     free(spec->version);
@@ -199,6 +202,11 @@ static struct deployment *apply_spec(struct cr_apps *a, struct cr_http_req *req,
         spec->last_config_change_at =
             cr_xstrdup(same && app->spec.last_config_change_at ? app->spec.last_config_change_at
                                                                : spec->version);
+        if (config_version && !same) {
+            /* Back to an older configuration: its instances are the target again. */
+            free(spec->last_config_change_at);
+            spec->last_config_change_at = cr_xstrdup(config_version);
+        }
         action = same ? "ScaleApplication" : "RestartApplication";
         app->is_deleting = false;
     }
@@ -209,6 +217,12 @@ static struct deployment *apply_spec(struct cr_apps *a, struct cr_http_req *req,
     struct deployment *d = deploy_start(a, app, action, prev);
     free(prev);
     return d;
+}
+
+static struct deployment *apply_spec(struct cr_apps *a, struct cr_http_req *req, struct app **appp,
+                                     struct cr_app *spec, bool is_restart)
+{
+    return apply_spec_as(a, req, appp, spec, is_restart, NULL);
 }
 
 /* Commit app's record and answer with body once durable. */
@@ -382,6 +396,7 @@ static void update_app(struct cr_apps *a, struct cr_http_req *req, const json_t 
     struct cr_marathon_err merr;
     cr_marathon_err_init(&merr);
     const char *only_version = json_string_value(json_object_get(body, "version"));
+    char *restored_config = NULL;
     if (only_version && json_object_size(body) <= 2 &&
         (json_object_size(body) == 1 || json_object_get(body, "id"))) {
         const struct cr_app *old = app_version(app, only_version);
@@ -390,6 +405,8 @@ static void update_app(struct cr_apps *a, struct cr_http_req *req, const json_t 
             goto out;
         }
         cr_app_copy(&spec, old);
+        restored_config =
+            old->last_config_change_at ? cr_xstrdup(old->last_config_change_at) : NULL;
     } else if (cr_marathon_parse_app(body, id, partial ? &app->spec : NULL, &spec, &merr) < 0) {
         merr_answer(req, &merr);
         goto out;
@@ -399,9 +416,10 @@ static void update_app(struct cr_apps *a, struct cr_http_req *req, const json_t 
                         app->id);
         goto out;
     }
-    struct deployment *d = apply_spec(a, req, &app, &spec, false);
+    struct deployment *d = apply_spec_as(a, req, &app, &spec, false, restored_config);
     commit_and_answer(a, req, app, d, 200, deployment_result(app, d));
 out:
+    free(restored_config);
     cr_marathon_err_release(&merr);
     cr_app_release(&spec);
 }
@@ -665,6 +683,18 @@ static void route_apps(struct cr_apps *a, struct cr_http_req *req, const char *r
         apps_http_error(req, 404, "App '%s' does not exist", rest);
         return;
     }
+    if (!app && (method_is(req, "POST") || method_is(req, "DELETE") || method_is(req, "GET"))) {
+        /* /restart, /tasks, /versions of an app that does not exist, or the app itself */
+        const char *slash = strrchr(id, '/');
+        const char *sub = slash ? slash + 1 : id;
+        bool is_sub = strcmp(sub, "restart") == 0 || strcmp(sub, "tasks") == 0 ||
+                      strcmp(sub, "versions") == 0;
+        if (is_sub && slash && slash != id)
+            *(char *)slash = '\0';
+        apps_http_error(req, 404, "App '%s' does not exist", id);
+        free(id);
+        return;
+    }
     if (method_is(req, "GET")) {
         if (!app) {
             apps_http_error(req, 404, "App '%s' does not exist", id);
@@ -798,7 +828,7 @@ static void delete_deployment(struct cr_apps *a, struct cr_http_req *req, struct
         struct cr_app spec;
         cr_app_init(&spec);
         cr_app_copy(&spec, old);
-        nd = apply_spec(a, req, &app, &spec, !cr_app_same_config(old, &app->spec));
+        nd = apply_spec_as(a, req, &app, &spec, false, old->last_config_change_at);
         cr_app_release(&spec);
     }
     free(prev);

@@ -171,6 +171,23 @@ int cr_cli_scale_main(int argc, char **argv)
     char *id = cr_apps_id(args.pos[0]);
     cr_cli_args_release(&args);
     char *master = cr_cli_master_resolve(master_flag);
+    /* PUT would create an app that does not exist (and fail for want of a command). */
+    char *get = cr_apps_path(id, NULL);
+    struct cr_apps_reply r;
+    struct cr_err err = {0};
+    int rc = cr_apps_request(master, "GET", get, NULL, &r, &err);
+    free(get);
+    if (rc == 0 && r.status == 404)
+        code = cr_cli_fail(verb, "app '%s' does not exist", cr_apps_display_id(id));
+    else if (rc < 0)
+        code = cr_cli_fail(verb, "%s", err.msg);
+    if (rc == 0)
+        cr_apps_reply_release(&r);
+    if (rc < 0 || r.status == 404) {
+        free(master);
+        free(id);
+        return code;
+    }
     char *path = cr_apps_path(id, is_force ? "?force=true" : NULL);
     char *body = cr_xasprintf("{\"instances\": %ld}", n);
     const char *const app_ids[] = {id, NULL};

@@ -188,14 +188,13 @@ int cr_apps_build_app(const struct cr_apps_run_spec *spec, json_t **out, struct 
     char *id = cr_apps_id(spec->name);
     json_object_set_new(app, "id", json_string(id));
     free(id);
-    if (spec->argc == 1) {
-        json_object_set_new(app, "cmd", json_string(spec->argv[0]));
-    } else {
-        json_t *args = json_array();
-        for (size_t i = 0; i < spec->argc; i++)
-            json_array_append_new(args, json_string(spec->argv[i]));
-        json_object_set_new(app, "args", args);
-    }
+    /* The words after "--" form one shell command line (Marathon's "cmd"), so the task's
+     * shell expands $PORT0 and friends: corral run ... -- python3 -m http.server '$PORT0' */
+    struct cr_buf cmd = {0};
+    for (size_t i = 0; i < spec->argc; i++)
+        cr_buf_printf(&cmd, "%s%s", i ? " " : "", spec->argv[i]);
+    json_object_set_new(app, "cmd", json_string(cmd.data));
+    cr_buf_release(&cmd);
     json_object_set_new(app, "instances", json_integer(spec->instances));
     json_object_set_new(app, "cpus", json_real(spec->cpus));
     json_object_set_new(app, "mem", json_real(spec->mem));

@@ -365,6 +365,13 @@ void fw_subscribe(struct cr_master *m, struct cr_http_req *req, struct cr_sched_
         return;
     }
     struct fw *known = fw_find(m, id);
+    if (known && known->local) {
+        cr_http_respondf(req, 403,
+                         "Framework '%s' is the master's built-in apps orchestrator; it cannot "
+                         "be subscribed to over HTTP",
+                         id);
+        return;
+    }
     if (known) /* it is coming back: the failover timeout no longer runs */
         uv_timer_stop(&known->failover_timer);
     struct pending_sub *p = cr_xcalloc(1, sizeof(*p));

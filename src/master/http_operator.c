@@ -185,6 +185,11 @@ static void teardown(struct cr_master *m, struct cr_http_req *req, json_t *call)
     struct fw *fw = fw_find(m, fw_id);
     if (!fw) {
         cr_http_respondf(req, 400, "Framework '%s' not found", fw_id);
+    } else if (fw->local) {
+        cr_http_respondf(req, 400,
+                         "Framework '%s' is the master's built-in apps orchestrator; delete "
+                         "its apps (DELETE /v2/apps/<id>) instead",
+                         fw_id);
     } else {
         fw_teardown(m, fw, "teardown requested by the operator");
         cr_state_write(m->state, NULL, 0, teardown_durable, req);

@@ -99,6 +99,13 @@ static void dispatch(struct cr_master *m, struct cr_http_req *req, struct cr_sch
         cr_http_respondf(req, 400, "Framework '%s' not found", call->framework_id);
         return;
     }
+    if (fw->local) {
+        cr_http_respondf(req, 403,
+                         "Framework '%s' is the master's built-in apps orchestrator; it takes "
+                         "no calls over HTTP",
+                         fw->id);
+        return;
+    }
     if (!fw->connected) {
         cr_http_respondf(req, 403, "Framework is not subscribed");
         return;

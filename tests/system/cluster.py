@@ -587,26 +587,63 @@ class Apps:
 
 
 class EventStream:
-    """A subscriber of /v2/events (Server-Sent Events): a thread parses the frames
-    "event: X\\r\\ndata: {json}\\r\\n\\r\\n" into (type, data, time) in .events; a frame of
-    another shape is a test failure (kept in .bad)."""
+    """A subscriber of /v2/events (Server-Sent Events) over a plain socket (so that close()
+    wakes the reader at once): a thread parses the frames "event: X\\r\\ndata: {json}\\r\\n\\r\\n"
+    into (type, data, time) in .events; a frame of another shape is kept in .bad."""
 
     def __init__(self, url, types=(), accept="text/event-stream"):
-        params = [("event_type", t) for t in types]
-        self.resp = requests.get(url + "/v2/events", params=params, headers={"Accept": accept},
-                                 stream=True, timeout=(5, None))
-        self.status = self.resp.status_code
+        host, port = url.split("//", 1)[1].split(":")
+        query = "&".join(f"event_type={t}" for t in types)
+        self.sock = socket.create_connection((host, int(port)), timeout=5)
+        self.sock.sendall((f"GET /v2/events{'?' + query if query else ''} HTTP/1.1\r\n"
+                           f"Host: {host}:{port}\r\nAccept: {accept}\r\n\r\n").encode())
+        self.buf = b""
+        while b"\r\n\r\n" not in self.buf:
+            data = self.sock.recv(65536)
+            if not data:
+                raise AssertionError(f"/v2/events closed before its headers: {self.buf!r}")
+            self.buf += data
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = head.decode().split("\r\n")
+        self.status = int(lines[0].split()[1])
+        self.headers = {k.strip().lower(): v.strip() for k, v in
+                        (ln.split(":", 1) for ln in lines[1:] if ":" in ln)}
         self.events = []
         self.bad = []
         self.cond = threading.Condition()
+        self.sock.settimeout(None)
         if self.status == 200:
+            assert self.headers.get("transfer-encoding") == "chunked", self.headers
             self.thread = threading.Thread(target=self._read, daemon=True)
             self.thread.start()
+        else:
+            self.close()
+
+    def _chunks(self):
+        """The body's chunks (Transfer-Encoding: chunked) as they arrive."""
+        buf = self.buf
+        while True:
+            while b"\r\n" not in buf:
+                data = self.sock.recv(65536)
+                if not data:
+                    return
+                buf += data
+            size_line, buf = buf.split(b"\r\n", 1)
+            n = int(size_line.split(b";")[0], 16)
+            if n == 0:
+                return
+            while len(buf) < n + 2:
+                data = self.sock.recv(65536)
+                if not data:
+                    return
+                buf += data
+            yield buf[:n]
+            buf = buf[n + 2:]
 
     def _read(self):
         buf = b""
         try:
-            for chunk in self.resp.raw.stream(65536, decode_content=False):
+            for chunk in self._chunks():
                 buf += chunk
                 while True:
                     while buf.startswith(b"\r\n"):  # heartbeat
@@ -627,7 +664,7 @@ class EventStream:
                     with self.cond:
                         self.events.append((etype, data, time.time()))
                         self.cond.notify_all()
-        except Exception:  # connection closed
+        except (OSError, ValueError):  # closed
             pass
 
     def types(self):
@@ -655,6 +692,7 @@ class EventStream:
 
     def close(self):
         try:
-            self.resp.close()
-        except Exception:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
             pass
+        self.sock.close()

@@ -149,7 +149,7 @@ static void test_build_full(void **state)
     struct cr_err err = {0};
     assert_int_equal(cr_apps_build_app(&spec, &app, &err), 0);
     assert_json_eq(app,
-                   "{\"id\":\"/grp/web\",\"args\":[\"/bin/sleep\",\"1000\"],\"instances\":2,"
+                   "{\"id\":\"/grp/web\",\"cmd\":\"/bin/sleep 1000\",\"instances\":2,"
                    "\"cpus\":0.5,\"mem\":128.0,\"disk\":10.0,"
                    "\"portDefinitions\":[{\"port\":0,\"protocol\":\"tcp\"},"
                    "{\"port\":8080,\"protocol\":\"tcp\"}],"
@@ -371,7 +371,7 @@ static void test_apps_table(void **state)
               "{\"id\":\"/web\",\"cmd\":\"python3 -m http.server $PORT0\",\"instances\":3,"
               " \"tasksRunning\":2,\"tasksHealthy\":2,\"tasksStaged\":1,\"healthChecks\":[{}],"
               " \"deployments\":[{\"id\":\"d1\"}]},"
-              "{\"id\":\"/grp/crash\",\"args\":[\"/bin/false\",\"x\"],\"instances\":1,"
+              "{\"id\":\"/grp/crash\",\"cmd\":\"/bin/false x\",\"instances\":1,"
               " \"tasksRunning\":0,\"tasksHealthy\":0,\"tasksStaged\":0,\"deployments\":[]},"
               "{\"id\":\"/long\",\"cmd\":\"0123456789012345678901234567890123456789XYZ\","
               " \"instances\":0,\"deployments\":[{\"id\":\"abcdef0123456789\"}]}"
