@@ -583,6 +583,9 @@ static void on_update(struct cr_apps *a, const json_t *body)
     }
     double now = cr_wall_seconds();
     int was_healthy = i->healthy;
+    /* Reconciliation repeats what we know: only changes make events. */
+    bool is_news = st.state != i->state || (st.healthy >= 0 && st.healthy != was_healthy) ||
+                   st.reason != CR_REASON_RECONCILIATION;
     i->is_unconfirmed = false;
     i->state = st.state;
     free(i->message);
@@ -610,7 +613,8 @@ static void on_update(struct cr_apps *a, const json_t *body)
         strncmp(st.message, CR_MARATHON_HEALTH_KILL_PREFIX,
                 strlen(CR_MARATHON_HEALTH_KILL_PREFIX)) == 0)
         i->kill_for_health = true;
-    status_events(a, i, &st, was_healthy);
+    if (is_news)
+        status_events(a, i, &st, was_healthy);
 
     if (cr_task_state_is_terminal(st.state) || st.state == CR_TASK_UNREACHABLE ||
         st.state == CR_TASK_UNKNOWN) {

@@ -323,8 +323,101 @@ static bool contains_ci(const char *hay, const char *needle)
     return n == 0;
 }
 
+static const char *label_of(const struct cr_app *spec, const char *name)
+{
+    for (size_t k = 0; k < spec->nlabels; k++)
+        if (strcmp(spec->labels[k].name, name) == 0)
+            return spec->labels[k].value;
+    return NULL;
+}
+
+/* value is one of the comma-separated words of set ("a, b"). */
+static bool in_set(const char *set, const char *value)
+{
+    size_t len = strlen(value);
+    const char *p = set;
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        const char *e = p;
+        while (*e && *e != ',')
+            e++;
+        const char *t = e;
+        while (t > p && t[-1] == ' ')
+            t--;
+        if ((size_t)(t - p) == len && strncmp(p, value, len) == 0)
+            return true;
+        p = e;
+    }
+    return false;
+}
+
+/* One requirement of a label selector: "k", "k==v", "k!=v", "k in (a,b)", "k notin (a,b)". */
+static bool label_matches(const struct cr_app *spec, const char *req)
+{
+    char *r = cr_xstrdup(req);
+    char *key = r, *op, *val = NULL;
+    bool ok;
+    if ((op = strstr(r, "!=")) || (op = strstr(r, "=="))) {
+        bool neg = op[0] == '!';
+        *op = '\0';
+        val = op + 2;
+        while (*val == ' ')
+            val++;
+        for (char *t = val + strlen(val); t > val && t[-1] == ' ';)
+            *--t = '\0';
+        for (char *t = key + strlen(key); t > key && t[-1] == ' ';)
+            *--t = '\0';
+        const char *have = label_of(spec, key);
+        ok = neg ? !have || strcmp(have, val) != 0 : have && strcmp(have, val) == 0;
+    } else if ((op = strstr(r, " notin ")) || (op = strstr(r, " in "))) {
+        bool neg = op[1] == 'n' && op[2] == 'o';
+        *op = '\0';
+        val = strchr(op + 1, '(');
+        char *close = val ? strrchr(val, ')') : NULL;
+        if (close)
+            *close = '\0';
+        const char *have = label_of(spec, key);
+        bool in = have && val && in_set(val + 1, have);
+        ok = neg ? !in : in;
+    } else {
+        ok = label_of(spec, key) != NULL;
+    }
+    free(r);
+    return ok;
+}
+
+/* Marathon's label selector: requirements joined by commas outside parentheses (AND). */
+static bool selector_matches(const struct cr_app *spec, const char *sel)
+{
+    char *copy = cr_xstrdup(sel);
+    bool ok = true;
+    int depth = 0;
+    char *start = copy;
+    for (char *p = copy;; p++) {
+        if (*p == '(')
+            depth++;
+        else if (*p == ')')
+            depth--;
+        if ((*p == ',' && depth == 0) || *p == '\0') {
+            bool end = *p == '\0';
+            *p = '\0';
+            while (*start == ' ')
+                start++;
+            if (*start && !label_matches(spec, start))
+                ok = false;
+            if (end)
+                break;
+            start = p + 1;
+        }
+    }
+    free(copy);
+    return ok;
+}
+
 static void list_apps(struct cr_apps *a, struct cr_http_req *req)
 {
+    const char *label = cr_http_req_query(req, "label");
     const char *idf = cr_http_req_query(req, "id");
     const char *cmdf = cr_http_req_query(req, "cmd");
     bool tasks = embed_has(req, "apps.tasks");
@@ -338,6 +431,8 @@ static void list_apps(struct cr_apps *a, struct cr_http_req *req)
         if (idf && !contains_ci(v[k]->id, idf))
             continue;
         if (cmdf && !(v[k]->spec.cmd && contains_ci(v[k]->spec.cmd, cmdf)))
+            continue;
+        if (label && !selector_matches(&v[k]->spec, label))
             continue;
         json_array_append_new(arr, json_app_info(a, v[k], tasks, counts, deps, fail));
     }

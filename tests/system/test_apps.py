@@ -521,3 +521,23 @@ def test_the_orchestrator_framework_is_not_for_outsiders(c3):
                           "user": "x", "name": "x", "id": {"value": fid}}}}, stream=True)
     assert r.status_code == 403, r.text
     assert fid in [f["id"] for f in c3.master.state()["frameworks"]]
+
+
+def test_list_apps_filters(c3):
+    api = Apps(c3.master.apps_url)
+    for name, labels in (("a", {"team": "x", "tier": "web"}), ("b", {"team": "y"}),
+                         ("c", {})):
+        api.create({"id": f"/f/{name}", "cmd": "sleep 300", "cpus": 0.01, "mem": 8,
+                    "instances": 0, "labels": labels})
+
+    def ids(**params):
+        r = api.req("GET", "/v2/apps", params=params)
+        assert r.status_code == 200, r.text
+        return sorted(a["id"] for a in r.json()["apps"])
+    assert ids(label="team") == ["/f/a", "/f/b"]
+    assert ids(label="team==x") == ["/f/a"]
+    assert ids(label="team!=x") == ["/f/b", "/f/c"]
+    assert ids(label="team in (x, y),tier") == ["/f/a"]
+    assert ids(label="team notin (x)") == ["/f/b", "/f/c"]
+    assert ids(id="F/B") == ["/f/b"]
+    assert ids(cmd="sleep") == ["/f/a", "/f/b", "/f/c"]
