@@ -1110,6 +1110,14 @@ int cr_marathon_parse_app(const json_t *obj, const char *path_id, const struct c
         shape_err(&c, "/", "jsobject");
     } else {
         apply_json(&c, obj, &app, &raw_id);
+        /* Marathon gives a new app without ports or portDefinitions one port ("default"),
+         * so $PORT0 always exists; an explicit [] means none. */
+        if (!base && !field(obj, "portDefinitions") && !field(obj, "ports")) {
+            app.ports = cr_xcalloc(1, sizeof(*app.ports));
+            app.ports[0].name = cr_xstrdup("default");
+            app.ports[0].protocol = cr_xstrdup("tcp");
+            app.nports = 1;
+        }
         if (!raw_id && path_id)
             raw_id = cr_xstrdup(path_id);
         if (!raw_id && base && base->id)

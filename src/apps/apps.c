@@ -255,7 +255,7 @@ struct deployment *deploy_start(struct cr_apps *a, struct app *app, const char *
     store_deployment(a, d);
     CR_INFO("deployment started deployment=%s app=%s action=%s version=%s", d->id, app->id, action,
             d->version);
-    apps_event(a, "deployment_info", json_deployment(a, d, false));
+    apps_event(a, "deployment_info", json_deployment_event(a, d, true));
     apps_revive(a);
     apps_kick(a);
     return d;
@@ -285,10 +285,11 @@ void deploy_finish(struct cr_apps *a, struct deployment *d, enum deploy_status s
     CR_INFO("deployment ended deployment=%s app=%s status=%s reason=\"%s\"", d->id, d->app_id,
             deploy_status_name(status), reason ? reason : "");
     if (status == DEPLOY_SUCCEEDED) {
-        apps_event(a, "deployment_step_success", json_deployment(a, d, false));
-        apps_event(a, "deployment_success", json_deployment(a, d, false));
+        apps_event(a, "deployment_step_success", json_deployment_event(a, d, true));
+        apps_event(a, "deployment_success", json_deployment_event(a, d, false));
     } else {
-        json_t *ev = json_deployment(a, d, false);
+        apps_event(a, "deployment_step_failure", json_deployment_event(a, d, true));
+        json_t *ev = json_deployment_event(a, d, false);
         json_object_set_new(ev, "reason",
                             json_string(reason ? reason : deploy_status_name(status)));
         apps_event(a, "deployment_failed", ev);

@@ -209,6 +209,10 @@ json_t *json_app_info(struct cr_apps *a, struct app *app, bool embed_tasks, bool
 json_t *json_task(struct cr_apps *a, const struct inst *i);
 json_t *json_deployment(struct cr_apps *a, const struct deployment *d, bool with_status);
 json_t *json_queue_entry(struct cr_apps *a, struct app *app);
+/* Marathon's deployment event payloads: {plan: {id, steps, version, affectedApps},
+ * currentStep: {actions}} (deployment_info, deployment_step_*), or {id, plan}
+ * (deployment_success, deployment_failed). */
+json_t *json_deployment_event(struct cr_apps *a, const struct deployment *d, bool with_step);
 /* "/prod/web" -> "prod_web.instance-<uuid>._app.1" (owned) */
 char *apps_task_id(const char *app_id);
 

@@ -165,6 +165,29 @@ json_t *json_deployment(struct cr_apps *a, const struct deployment *d, bool with
     return j;
 }
 
+json_t *json_deployment_event(struct cr_apps *a, const struct deployment *d, bool with_step)
+{
+    json_t *full = json_deployment(a, d, false);
+    json_t *plan = json_object();
+    json_object_set_new(plan, "id", json_string(d->id));
+    json_object_set(plan, "steps", json_object_get(full, "steps"));
+    json_object_set_new(plan, "version", json_string(d->version));
+    json_object_set(plan, "affectedApps", json_object_get(full, "affectedApps"));
+    json_t *j = json_object();
+    if (with_step) {
+        json_t *step = json_object();
+        json_object_set(
+            step, "actions",
+            json_object_get(json_array_get(json_object_get(full, "steps"), 0), "actions"));
+        json_object_set_new(j, "currentStep", step);
+    } else {
+        json_object_set_new(j, "id", json_string(d->id));
+    }
+    json_object_set_new(j, "plan", plan);
+    json_decref(full);
+    return j;
+}
+
 json_t *json_queue_entry(struct cr_apps *a, struct app *app)
 {
     json_t *j = json_object();

@@ -294,7 +294,7 @@ def test_event_stream_order_filters_and_accept(c1):
         did = r.headers["Marathon-Deployment-Id"]
         done = every.wait("deployment_success", lambda e: e["id"] == did, timeout=20)
         post = every.wait("api_post_event", lambda e: e["appDefinition"]["id"] == "/sse")
-        info = every.wait("deployment_info", lambda e: e["id"] == did)
+        info = every.wait("deployment_info", lambda e: e["plan"]["id"] == did)
         running = [k for k, (t, d, _) in enumerate(every.events)
                    if t == "status_update_event" and d["appId"] == "/sse"
                    and d["taskStatus"] == "TASK_RUNNING"]

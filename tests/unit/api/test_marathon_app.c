@@ -132,7 +132,10 @@ static void test_minimal_defaults(void **state)
     assert_int_equal(app.disk, 0);
     assert_int_equal(app.gpus, 0);
     assert_int_equal(app.instances, 1);
-    assert_int_equal(app.nports, 0);
+    /* Marathon's default: one port named "default", so $PORT0 exists */
+    assert_int_equal(app.nports, 1);
+    assert_int_equal(app.ports[0].port, 0);
+    assert_string_equal(app.ports[0].name, "default");
     assert_int_equal(app.nhealth_checks, 0);
     assert_int_equal(app.nconstraints, 0);
     assert_null(app.role);
@@ -294,7 +297,7 @@ static void test_validation_rules(void **state)
          "unknown health check protocol"},
         {"{'id':'a','cmd':'x','healthChecks':[{'protocol':'COMMAND'}]}", "/healthChecks/0/command",
          "command.value"},
-        {"{'id':'a','cmd':'x','healthChecks':[{'protocol':'MESOS_HTTP'}]}",
+        {"{'id':'a','cmd':'x','portDefinitions':[],'healthChecks':[{'protocol':'MESOS_HTTP'}]}",
          "/healthChecks/0/portIndex", "out of range"},
         {"{'id':'a','cmd':'x','ports':[0],'healthChecks':[{'protocol':'TCP','portIndex':1}]}",
          "/healthChecks/0/portIndex", "has 1 port"},
@@ -733,6 +736,7 @@ static void test_task_info_args_and_volumes(void **state)
     struct cr_app app;
     cr_app_init(&app);
     parse_ok("{'id':'/batch','args':['/bin/echo','hi there'],'cpus':1,'mem':32,'disk':100,"
+             "'portDefinitions':[],"
              "'container':{'type':'MESOS','volumes':[{'containerPath':'/data',"
              "'hostPath':'/srv/data','mode':'RO'},{'containerPath':'scratch',"
              "'hostPath':'/tmp/s','mode':'RW'}]}}",
@@ -825,7 +829,7 @@ static void test_task_info_health_checks(void **state)
                  "'consecutive_failures':3,'grace_period_seconds':300.0}",
                  CR_HEALTH_HTTP, 31000);
     /* explicit port wins over portIndex, and needs no app port */
-    check_health("{'id':'a','cmd':'x','healthChecks':[{'protocol':'TCP','port':8080,"
+    check_health("{'id':'a','cmd':'x','ports':[],'healthChecks':[{'protocol':'TCP','port':8080,"
                  "'delaySeconds':1}]}",
                  NULL, 0,
                  "{'type':'TCP','tcp':{'port':8080},'delay_seconds':1.0,'interval_seconds':60.0,"
@@ -838,7 +842,7 @@ static void test_task_info_health_checks(void **state)
                  "'interval_seconds':60.0,'timeout_seconds':20.0,'consecutive_failures':3,"
                  "'grace_period_seconds':300.0}",
                  CR_HEALTH_TCP, 31007);
-    check_health("{'id':'a','cmd':'x','healthChecks':[{'protocol':'COMMAND',"
+    check_health("{'id':'a','cmd':'x','ports':[],'healthChecks':[{'protocol':'COMMAND',"
                  "'command':{'value':'test -f /tmp/ok'},'maxConsecutiveFailures':0}]}",
                  NULL, 0,
                  "{'type':'COMMAND','command':{'shell':true,'value':'test -f /tmp/ok'},"
