@@ -854,8 +854,33 @@ static void launch_committed(struct cr_master *m, int rc, const char *msg, void 
 }
 
 /* Instances of app as the planner sees them (order = ids, indexes into list). */
-static struct cr_deploy_inst *plan_view(struct app *app, struct inst ***list_out, size_t *n_out)
+/* The app's GROUP_BY field, or NULL. */
+static const char *group_by_field(const struct cr_app *spec)
 {
+    for (size_t k = 0; k < spec->nconstraints; k++)
+        if (spec->constraints[k].op == CR_PLACE_GROUP_BY)
+            return spec->constraints[k].field;
+    return NULL;
+}
+
+/* The value of field on the agent an instance runs on (borrowed), or NULL. */
+static const char *field_value(struct cr_apps *a, const struct inst *i, const char *field)
+{
+    if (strcmp(field, "hostname") == 0)
+        return i->hostname;
+    struct agent *ag = agent_find(a->m, i->agent_id);
+    if (!ag)
+        return NULL;
+    for (size_t k = 0; k < ag->info.attributes.n; k++)
+        if (strcmp(ag->info.attributes.v[k].name, field) == 0)
+            return ag->info.attributes.v[k].text;
+    return NULL;
+}
+
+static struct cr_deploy_inst *plan_view(struct cr_apps *a, struct app *app, struct inst ***list_out,
+                                        size_t *n_out)
+{
+    const char *group_field = group_by_field(&app->spec);
     size_t n = cr_map_count(&app->insts);
     struct inst **list = cr_xcalloc(n + 1, sizeof(*list));
     struct cr_deploy_inst *v = cr_xcalloc(n + 1, sizeof(*v));
@@ -870,6 +895,7 @@ static struct cr_deploy_inst *plan_view(struct app *app, struct inst ***list_out
         v[j].phase = i->phase;
         v[j].is_healthy = i->phase == CR_INST_RUNNING && (!i->has_health || i->healthy == 1);
         v[j].staged_at_s = i->staged_at;
+        v[j].group = group_field && i->agent_id ? field_value(a, i, group_field) : NULL;
     }
     *list_out = list;
     *n_out = n;
@@ -1232,7 +1258,7 @@ static void cycle(struct cr_apps *a)
         };
         struct inst **list;
         size_t n;
-        struct cr_deploy_inst *view = plan_view(app, &list, &n);
+        struct cr_deploy_inst *view = plan_view(a, app, &list, &n);
         struct cr_deploy_step step;
         cr_deploy_step_init(&step);
         struct cr_err err;

@@ -174,6 +174,37 @@ static size_t collect(const struct cr_deploy_goal *g, const struct cr_deploy_ins
     return k;
 }
 
+/* How many of c[from..k) share group. */
+static size_t group_count(const struct cr_deploy_inst *v, const struct cand *c, size_t from,
+                          size_t k, const char *group)
+{
+    size_t n = 0;
+    for (size_t j = from; j < k; j++)
+        n += v[c[j].i].group && strcmp(v[c[j].i].group, group) == 0;
+    return n;
+}
+
+/*
+ * Among the candidates c[from..k) of the best rank present, the first (in kill order) whose
+ * group is the largest of the remaining ones: scaling down an app spread with GROUP_BY keeps
+ * it spread. Quadratic in the candidates, which is fine for one app's surplus.
+ */
+static size_t largest_group_first(const struct cr_deploy_inst *v, const struct cand *c, size_t from,
+                                  size_t k)
+{
+    size_t best = from, best_n = 0;
+    for (size_t j = from; j < k && c[j].rank == c[from].rank; j++) {
+        if (!v[c[j].i].group)
+            continue;
+        size_t gn = group_count(v, c, from, k, v[c[j].i].group);
+        if (gn > best_n) {
+            best = j;
+            best_n = gn;
+        }
+    }
+    return best;
+}
+
 int cr_deploy_plan(const struct cr_deploy_goal *g, const struct cr_deploy_inst *v, size_t n,
                    struct cr_deploy_step *out, struct cr_err *err)
 {
@@ -210,9 +241,18 @@ int cr_deploy_plan(const struct cr_deploy_goal *g, const struct cr_deploy_inst *
     /* 1. Surplus target instances: scale-down does not wait for health capacity. */
     if (target_alive > N) {
         size_t k = collect(g, v, n, true, c);
-        for (size_t j = 0; j < (size_t)(target_alive - N) && j < k; j++) {
-            healthy -= c[j].rank == 3;
-            out->kill[out->nkill++] = c[j].i;
+        size_t want = (size_t)(target_alive - N);
+        if (want > k)
+            want = k;
+        for (size_t j = 0; j < want; j++) {
+            size_t pick = j;
+            if (v[c[j].i].group)
+                pick = largest_group_first(v, c, j, k);
+            struct cand chosen = c[pick];
+            memmove(&c[j + 1], &c[j], (pick - j) * sizeof(*c));
+            c[j] = chosen;
+            healthy -= chosen.rank == 3;
+            out->kill[out->nkill++] = chosen.i;
         }
     }
 

@@ -54,6 +54,9 @@ struct cr_deploy_inst {
                            unless phase is CR_INST_RUNNING */
     double staged_at_s; /* when it was created (for killSelection); any clock; NaN
                            counts as the oldest */
+    const char *group;  /* borrowed: the value of the app's GROUP_BY field where it runs, or
+                           NULL; scale-down takes surplus instances from the largest group
+                           first (Marathon: GROUP_BY guides which instances to kill) */
 };
 
 /* What the app should look like: its instances and upgradeStrategy / killSelection. */

@@ -256,6 +256,32 @@ static void test_scale_up(void **state)
     expect_step(&g, v, NV(v), 2, false, NOKILL);
 }
 
+/* GROUP_BY: scale-down takes from the largest group, so the app stays spread. */
+static void test_scale_down_by_group(void **state)
+{
+    (void)state;
+    /* racks: a a a b c (the three in a are the oldest; youngest-first alone would kill 4, 3) */
+    struct cr_deploy_inst v[] = {TH(1), TH(2), TH(3), TH(4), TH(5)};
+    const char *rack[] = {"a", "a", "a", "b", "c"};
+    for (size_t i = 0; i < NV(v); i++)
+        v[i].group = rack[i];
+    struct cr_deploy_goal g = goal(3, 1, 1);
+    expect_step(&g, v, NV(v), 0, false, KILLS(2, 1)); /* a=3 -> 1; youngest of a first */
+    g.instances = 2;                                  /* a a a b c -> one of each first */
+    expect_step(&g, v, NV(v), 0, false, KILLS(2, 1, 4));
+    /* a cheaper phase still goes first: a staging instance in the small group */
+    struct cr_deploy_inst w[] = {TH(1), TH(2), TS(3)};
+    const char *r2[] = {"a", "a", "b"};
+    for (size_t i = 0; i < NV(w); i++)
+        w[i].group = r2[i];
+    g = goal(2, 1, 1);
+    expect_step(&g, w, NV(w), 0, false, KILLS(2));
+    /* without groups: unchanged order (youngest first) */
+    struct cr_deploy_inst u[] = {TH(1), TH(2), TH(3)};
+    g = goal(1, 1, 1);
+    expect_step(&g, u, NV(u), 0, false, KILLS(2, 1));
+}
+
 static void test_scale_down_order(void **state)
 {
     (void)state;
@@ -899,6 +925,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_validate),
+        cmocka_unit_test(test_scale_down_by_group),
         cmocka_unit_test(test_limits_rounding),
         cmocka_unit_test(test_goal_of_app),
         cmocka_unit_test(test_empty_and_start),
