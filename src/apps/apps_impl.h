@@ -20,7 +20,8 @@
  * (task state, health) is re-learned by reconciliation after a master restart.
  *
  * Files:
- *   apps.c         life cycle, the framework side (events in, calls out), the cycle
+ *   apps.c         life cycle, apps and deployments, the framework side (events in, calls out)
+ *   apps_cycle.c   the cycle: plan, kill, place, launch; diagnoses, backoff, kill budget
  *   apps_store.c   registry records and recovery
  *   apps_http.c    /v2/apps, /v2/tasks, /v2/deployments, /v2/queue, /v2/info, /v2/leader, /ping
  *   apps_events.c  /v2/events (SSE) and the event payloads
@@ -161,6 +162,9 @@ struct cr_place_request app_place_request(const struct cr_app *spec, const char 
                                           size_t nplaced);
 
 /* apps.c */
+void app_diag_clear(struct app *app);
+struct held_agent *held_find(struct cr_apps *a, const char *agent_id);
+void held_release(struct held_agent *h);
 /* Run a cycle soon (coalesced). */
 void apps_kick(struct cr_apps *a);
 /* New demand (app created/scaled, instance lost, delay over): ask for offers again. */
@@ -190,6 +194,9 @@ const char *deploy_status_name(enum deploy_status s);
 void inst_kill(struct cr_apps *a, struct inst *i);
 /* Remove an app whose last instance ended (after StopApplication). */
 void app_remove(struct cr_apps *a, struct app *app);
+
+/* apps_cycle.c: one pass over every app (run from the kick timer). */
+void apps_cycle(struct cr_apps *a);
 
 /* apps_store.c */
 void store_app(struct cr_apps *a, struct app *app, master_persist_fn done, void *ud);
