@@ -339,12 +339,12 @@ static void acknowledge(struct cr_apps *a, const struct cr_task_status *st)
 
 /* Ask the master for the state of every instance we know, and (implicitly) of every task
  * of ours it knows (instances launched just before a crash and never recorded are killed). */
-static void reconcile(struct cr_apps *a, bool only_unconfirmed)
+static void reconcile(struct cr_apps *a, bool only_unsure)
 {
     if (!a->fw)
         return;
     a->last_reconcile_s = cr_wall_seconds();
-    if (!only_unconfirmed)
+    if (!only_unsure)
         a->last_full_reconcile_s = a->last_reconcile_s;
     struct cr_sched_call call;
     cr_sched_call_init(&call);
@@ -356,7 +356,7 @@ static void reconcile(struct cr_apps *a, bool only_unconfirmed)
         void *v;
         while (cr_map_next(&a->insts, &it, NULL, &v)) {
             struct inst *i = v;
-            if (only_unconfirmed && !i->is_unconfirmed)
+            if (only_unsure && !i->is_unconfirmed && i->unreachable_since == 0)
                 continue;
             call.reconcile[call.nreconcile].task_id = cr_xstrdup(i->id);
             call.reconcile[call.nreconcile].agent_id = i->agent_id ? cr_xstrdup(i->agent_id) : NULL;
@@ -368,7 +368,7 @@ static void reconcile(struct cr_apps *a, bool only_unconfirmed)
         cr_sched_call_init(&call);
         call.type = CR_CALL_RECONCILE;
     }
-    if (!only_unconfirmed)
+    if (!only_unsure)
         task_reconcile(a->m, a->fw, &call); /* implicit */
     cr_sched_call_release(&call);
 }
@@ -583,6 +583,13 @@ static void on_update(struct cr_apps *a, const json_t *body)
     bool is_news = st.state != i->state || (st.healthy >= 0 && st.healthy != was_healthy) ||
                    st.reason != CR_REASON_RECONCILIATION;
     i->is_unconfirmed = false;
+    if (st.state != CR_TASK_UNREACHABLE && i->unreachable_since > 0) {
+        /* Back from a partition: it counts again; the planner kills the surplus. */
+        CR_INFO("instance reachable again app=%s task=%s state=%s was_inactive=%s", i->app->id,
+                i->id, cr_task_state_name(st.state), i->is_inactive ? "true" : "false");
+        i->unreachable_since = 0;
+        i->is_inactive = false;
+    }
     i->state = st.state;
     free(i->message);
     i->message = st.message ? cr_xstrdup(st.message) : NULL;
@@ -612,8 +619,18 @@ static void on_update(struct cr_apps *a, const json_t *body)
     if (is_news)
         status_events(a, i, &st, was_healthy);
 
-    if (cr_task_state_is_terminal(st.state) || st.state == CR_TASK_UNREACHABLE ||
-        st.state == CR_TASK_UNKNOWN) {
+    if (st.state == CR_TASK_UNREACHABLE && !i->app->spec.unreachable_disabled) {
+        /* Kept (not replaced) until inactiveAfterSeconds: the machine may come back. */
+        if (i->unreachable_since == 0) {
+            i->unreachable_since = st.unreachable_time > 0 ? st.unreachable_time : now;
+            CR_INFO("instance unreachable app=%s task=%s agent=%s inactive_after=%.0fs "
+                    "expunge_after=%.0fs",
+                    i->app->id, i->id, i->agent_id ? i->agent_id : "",
+                    i->app->spec.inactive_after_s, i->app->spec.expunge_after_s);
+        }
+        apps_kick(a);
+    } else if (cr_task_state_is_terminal(st.state) || st.state == CR_TASK_UNREACHABLE ||
+               st.state == CR_TASK_UNKNOWN) {
         struct app *app = i->app;
         bool failed = st.state == CR_TASK_FAILED || st.state == CR_TASK_ERROR ||
                       (st.state == CR_TASK_FINISHED && i->phase != CR_INST_KILLING);
@@ -715,11 +732,13 @@ static void tick(uv_timer_t *t)
     if (revive)
         apps_revive(a);
     /* Instances recovered from the registry whose agent has not come back yet get no
-     * answer: ask again (Mesos' reconciliation is retried by the framework). */
+     * answer, and a partitioned agent's return is not announced: ask again (Mesos'
+     * reconciliation is retried by the framework). */
     bool unconfirmed = false;
     it = 0;
     while (!unconfirmed && cr_map_next(&a->insts, &it, NULL, &v))
-        unconfirmed = ((struct inst *)v)->is_unconfirmed;
+        unconfirmed =
+            ((struct inst *)v)->is_unconfirmed || ((struct inst *)v)->unreachable_since > 0;
     if (unconfirmed && now - a->last_reconcile_s >= RECONCILE_RETRY_S)
         reconcile(a, true);
     if (now - a->last_full_reconcile_s >= RECONCILE_ALL_S)

@@ -221,20 +221,59 @@ static struct cr_deploy_inst *plan_view(struct cr_apps *a, struct app *app, stru
     struct cr_deploy_inst *v = cr_xcalloc(n + 1, sizeof(*v));
     size_t it = 0, k = 0;
     void *p;
+    /* Inactive unreachable instances do not count: a replacement takes their place. */
     while (cr_map_next(&app->insts, &it, NULL, &p))
-        list[k++] = p;
+        if (!((struct inst *)p)->is_inactive)
+            list[k++] = p;
+    n = k;
     for (size_t j = 0; j < n; j++) {
         struct inst *i = list[j];
         v[j].is_target = i->config_version && app->spec.last_config_change_at &&
                          strcmp(i->config_version, app->spec.last_config_change_at) == 0;
         v[j].phase = i->phase;
-        v[j].is_healthy = i->phase == CR_INST_RUNNING && (!i->has_health || i->healthy == 1);
+        v[j].is_healthy = i->phase == CR_INST_RUNNING && i->unreachable_since == 0 &&
+                          (!i->has_health || i->healthy == 1);
         v[j].staged_at_s = i->staged_at;
         v[j].group = group_field && i->agent_id ? field_value(a, i, group_field) : NULL;
     }
     *list_out = list;
     *n_out = n;
     return v;
+}
+
+void apps_unreachable_tick(struct cr_apps *a, struct app *app, double now)
+{
+    size_t n = cr_map_count(&app->insts), k = 0;
+    struct inst **gone = cr_xcalloc(n + 1, sizeof(*gone));
+    size_t it = 0;
+    void *v;
+    while (cr_map_next(&app->insts, &it, NULL, &v)) {
+        struct inst *i = v;
+        if (i->unreachable_since <= 0)
+            continue;
+        double away = now - i->unreachable_since;
+        if (away >= app->spec.expunge_after_s) {
+            gone[k++] = i;
+        } else if (!i->is_inactive && away >= app->spec.inactive_after_s) {
+            i->is_inactive = true;
+            CR_INFO("instance inactive, replacing it app=%s task=%s unreachable_for=%.1fs", app->id,
+                    i->id, away);
+            json_t *ev = json_object();
+            json_object_set_new(ev, "instanceId", json_string(i->id));
+            json_object_set_new(ev, "condition", json_string("UnreachableInactive"));
+            json_object_set_new(ev, "runSpecId", json_string(app->id));
+            json_object_set_new(ev, "agentId", json_string(i->agent_id ? i->agent_id : ""));
+            json_object_set_new(ev, "host", json_string(i->hostname ? i->hostname : ""));
+            json_object_set_new(ev, "runSpecVersion", json_string(i->version));
+            apps_event(a, "instance_changed_event", ev);
+            apps_revive(a);
+        }
+    }
+    for (size_t j = 0; j < k; j++) {
+        CR_INFO("instance expunged (unreachable too long) app=%s task=%s", app->id, gone[j]->id);
+        inst_forget(a, gone[j]);
+    }
+    free(gone);
 }
 
 static void diag_text(const struct app *app, char *buf, size_t size)
@@ -583,6 +622,7 @@ void apps_cycle(struct cr_apps *a)
         struct app *app = apps[j];
         if (has_unconfirmed(app))
             continue; /* after a master restart: act only on confirmed states (kill nothing) */
+        apps_unreachable_tick(a, app, now);
         backoff_reset(a, app, now);
         health_kills(a, app, now);
         struct cr_deploy_goal goal = {
@@ -630,10 +670,13 @@ void apps_cycle(struct cr_apps *a)
     for (size_t j = 0; j < ngone; j++)
         app_remove(a, gone[j]);
     free(gone);
-    /* A framework without demand says so (Mesos SUPPRESS): no offer churn for nothing. */
+    /* A framework without demand says so (Mesos SUPPRESS): no offer churn for nothing; demand
+     * that appears by itself (a launch delay over, an instance gone inactive) revives. */
     if (!wants_offers && !a->is_suppressed) {
         cr_alloc_suppress(a->m->alloc, a->fw->id, NULL, 0);
         a->is_suppressed = true;
+    } else if (wants_offers && a->is_suppressed) {
+        apps_revive(a);
     }
 
     /* ACCEPT per agent (after the commit), DECLINE the rest now. */

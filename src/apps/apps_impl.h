@@ -87,6 +87,11 @@ struct inst {
     char *message;                               /* latest status message, or NULL */
     bool is_persisted;
     bool is_unconfirmed; /* recovered from the registry; no state from the master yet */
+    /* unreachableStrategy: since when the agent is unreachable (wall seconds, 0 = reachable);
+     * after inactiveAfterSeconds the instance no longer counts (a replacement starts), after
+     * expungeAfterSeconds it is forgotten (killed if it ever shows up again) */
+    double unreachable_since;
+    bool is_inactive;
 };
 
 struct app {
@@ -197,6 +202,8 @@ void app_remove(struct cr_apps *a, struct app *app);
 
 /* apps_cycle.c: one pass over every app (run from the kick timer). */
 void apps_cycle(struct cr_apps *a);
+/* Move unreachable instances along their app's unreachableStrategy (inactive, expunged). */
+void apps_unreachable_tick(struct cr_apps *a, struct app *app, double now);
 
 /* apps_store.c */
 void store_app(struct cr_apps *a, struct app *app, master_persist_fn done, void *ud);
