@@ -49,6 +49,7 @@ bench: build
 	/usr/bin/python3 bench/scale.py --corral $(RELEASE)/corral --sizes 1000x100,1000x1000
 	/usr/bin/python3 bench/containers.py --corral $(RELEASE)/corral --bench $(RELEASE)/bench/bench_e2e
 	/usr/bin/python3 bench/apps.py --corral $(RELEASE)/corral --instances 500
+	/usr/bin/python3 bench/failover.py --corral $(RELEASE)/corral --trials 10
 
 clean:
 	rm -rf build

@@ -622,7 +622,16 @@ static void on_update(struct cr_apps *a, const json_t *body)
     if (st.state == CR_TASK_UNREACHABLE && !i->app->spec.unreachable_disabled) {
         /* Kept (not replaced) until inactiveAfterSeconds: the machine may come back. */
         if (i->unreachable_since == 0) {
-            i->unreachable_since = st.unreachable_time > 0 ? st.unreachable_time : now;
+            /* The machine is unreachable since its last sign of life (its last PONG), not
+             * since the master noticed (a ping window later): inactiveAfterSeconds counts
+             * from there, so a dead machine's work moves a window sooner. */
+            struct agent *ag = agent_find(a->m, i->agent_id);
+            double last = ag && ag->last_seen_ms > 0
+                              ? now - (double)(cr_now_ms() - ag->last_seen_ms) / 1000.0
+                              : 0;
+            i->unreachable_since = last > 0 && last <= now   ? last
+                                   : st.unreachable_time > 0 ? st.unreachable_time
+                                                             : now;
             CR_INFO("instance unreachable app=%s task=%s agent=%s inactive_after=%.0fs "
                     "expunge_after=%.0fs",
                     i->app->id, i->id, i->agent_id ? i->agent_id : "",
