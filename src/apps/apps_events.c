@@ -5,8 +5,9 @@
  * Marathon) and optional repeated `event_type=` filters. Each event is one frame
  * "event: <type>\r\ndata: <one-line JSON>\r\n\r\n"; a bare "\r\n" every 10 s keeps idle
  * connections alive. The first frame is event_stream_attached. A subscriber that stops
- * reading (more than 16 MiB queued) is dropped. Events are written in the order they
- * happen on the loop thread, so every subscriber sees them in the same order.
+ * reading (more than 16 MiB queued) is dropped. As Marathon's (Jetty) stream, the body is not
+ * chunked and ends when the connection closes (`Connection: close`). Events are written in the
+ * order they happen on the loop thread, so every subscriber sees them in the same order.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -155,7 +156,8 @@ void apps_events_http(struct cr_apps *a, struct cr_http_req *req)
     for (size_t k = 0; k < n; k++)
         c->types[c->ntypes++] = cr_xstrdup(types[k]);
     cr_http_req_add_header(req, "Cache-Control", "no-cache, no-store, must-revalidate");
-    c->stream = cr_http_stream_open(req, 200, "text/event-stream;charset=utf-8", client_closed, c);
+    c->stream = cr_http_stream_open_until_close(req, 200, "text/event-stream;charset=utf-8",
+                                                client_closed, c);
     if (!c->stream) {
         client_free(c);
         return;

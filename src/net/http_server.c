@@ -862,9 +862,9 @@ void cr_http_respondf(struct cr_http_req *req, int status, const char *fmt, ...)
 
 /* ---- public: streams ---- */
 
-struct cr_http_stream *cr_http_stream_open(struct cr_http_req *req, int status,
-                                           const char *content_type,
-                                           cr_http_stream_close_fn on_close, void *ud)
+static struct cr_http_stream *stream_open(struct cr_http_req *req, int status,
+                                          const char *content_type, bool is_until_close,
+                                          cr_http_stream_close_fn on_close, void *ud)
 {
     struct cr_http_stream *s = calloc(1, sizeof(*s));
     if (!s) {
@@ -894,12 +894,28 @@ struct cr_http_stream *cr_http_stream_open(struct cr_http_req *req, int status,
     s->srv = req->srv;
     s->conn = req->conn;
     s->phase = ST_WAITING;
-    s->is_chunked = req->is_http11;
+    s->is_chunked = req->is_http11 && !is_until_close;
+    if (is_until_close) /* no chunked encoding; MHD closes the connection at the end */
+        MHD_set_response_options(resp, MHD_RF_HTTP_1_0_COMPATIBLE_STRICT, MHD_RO_END);
     add_headers(req, resp, content_type);
     list_add(&req->srv->streams, &s->link);
     req->stream = s;
     answer(req, (unsigned)status, resp);
     return s;
+}
+
+struct cr_http_stream *cr_http_stream_open(struct cr_http_req *req, int status,
+                                           const char *content_type,
+                                           cr_http_stream_close_fn on_close, void *ud)
+{
+    return stream_open(req, status, content_type, false, on_close, ud);
+}
+
+struct cr_http_stream *cr_http_stream_open_until_close(struct cr_http_req *req, int status,
+                                                       const char *content_type,
+                                                       cr_http_stream_close_fn on_close, void *ud)
+{
+    return stream_open(req, status, content_type, true, on_close, ud);
 }
 
 int cr_http_stream_write(struct cr_http_stream *s, const void *data, size_t len)

@@ -132,6 +132,14 @@ struct cr_http_stream *cr_http_stream_open(struct cr_http_req *req, int status,
                                            cr_http_stream_close_fn on_close, void *ud);
 
 /*
+ * The same, but the body is not chunked: it is the bytes written, until the connection closes
+ * (`Connection: close`, as Marathon's event stream and other HTTP/1.0-style streams do).
+ */
+struct cr_http_stream *cr_http_stream_open_until_close(struct cr_http_req *req, int status,
+                                                       const char *content_type,
+                                                       cr_http_stream_close_fn on_close, void *ud);
+
+/*
  * Send data (copied) as one HTTP chunk, however large: it is written to the socket at
  * once as far as the socket takes it, the rest is queued (see cr_http_stream_pending).
  * An empty write does nothing (an empty chunk would end the body). Returns 0, or -EPIPE

@@ -613,32 +613,23 @@ class EventStream:
         self.cond = threading.Condition()
         self.sock.settimeout(None)
         if self.status == 200:
-            assert self.headers.get("transfer-encoding") == "chunked", self.headers
+            # as Marathon (Jetty): not chunked, the body runs until the connection closes
+            assert "transfer-encoding" not in self.headers, self.headers
+            assert self.headers.get("connection") == "close", self.headers
             self.thread = threading.Thread(target=self._read, daemon=True)
             self.thread.start()
         else:
             self.close()
 
     def _chunks(self):
-        """The body's chunks (Transfer-Encoding: chunked) as they arrive."""
-        buf = self.buf
+        """The body's bytes as they arrive (not chunked: until the socket closes)."""
+        if self.buf:
+            yield self.buf
         while True:
-            while b"\r\n" not in buf:
-                data = self.sock.recv(65536)
-                if not data:
-                    return
-                buf += data
-            size_line, buf = buf.split(b"\r\n", 1)
-            n = int(size_line.split(b";")[0], 16)
-            if n == 0:
+            data = self.sock.recv(65536)
+            if not data:
                 return
-            while len(buf) < n + 2:
-                data = self.sock.recv(65536)
-                if not data:
-                    return
-                buf += data
-            yield buf[:n]
-            buf = buf[n + 2:]
+            yield data
 
     def _read(self):
         buf = b""
