@@ -6,6 +6,9 @@
  * persisted in <work-dir>/meta/agent_id, detect resources, start the containerizer,
  * serve HTTP, then subscribe to the master. The id the master confirms in SUBSCRIBED is
  * written back (atomically) when it changed, so a restarted agent re-registers as itself.
+ * A master that removed this agent answers its SUBSCRIBE 410: the agent then kills every
+ * task, acknowledges their updates itself, deletes the id and subscribes as a new agent
+ * once nothing of the old one runs (removal_step).
  *
  * Shutdown (SIGINT/SIGTERM): stop every task (TERM, its grace period, KILL of its process
  * group), then leave the loop and free everything outside any callback. A second signal
@@ -185,19 +188,23 @@ static void su_send(const char *framework_id, const struct cr_task_status *statu
     json_decref(call);
 }
 
+static void removal_step(struct cr_agent *a);
+
 static void on_su_tick(uv_timer_t *t)
 {
     struct cr_agent *a = t->data;
+    if (a->removed)
+        removal_step(a);
     cr_su_tick(&a->su, cr_now_ms());
     if (a->failed_acks)
         agent_ckpt_sync_later(a, NULL, NULL); /* retries the journal; success sends them */
-    if (cr_su_pending(&a->su) == 0 && !a->failed_acks)
+    if (cr_su_pending(&a->su) == 0 && !a->failed_acks && !a->removed)
         uv_timer_stop(&a->su_timer);
 }
 
 void agent_tick_ensure(struct cr_agent *a)
 {
-    if (!a->stopping && (cr_su_pending(&a->su) > 0 || a->failed_acks) &&
+    if (!a->stopping && (cr_su_pending(&a->su) > 0 || a->failed_acks || a->removed) &&
         !uv_is_active((uv_handle_t *)&a->su_timer))
         uv_timer_start(&a->su_timer, on_su_tick, CR_AGENT_SU_TICK_MS, CR_AGENT_SU_TICK_MS);
 }
@@ -302,6 +309,85 @@ static void on_refused(const char *body, void *ud)
     fprintf(stderr, "corral agent: %s\n", body);
     a->refused = true;
     uv_stop(a->loop);
+}
+
+/* ------------------------------------------------------------------ removal */
+
+/* Acknowledge every pending update ourselves (nobody will: the master reported the
+ * tasks gone). Returns how many were acknowledged. */
+static size_t ack_pending_locally(struct cr_agent *a)
+{
+    size_t n = cr_map_count(&a->su.streams), k = 0;
+    struct cr_agent_event *acks = cr_xcalloc(n + 1, sizeof(*acks));
+    size_t it = 0;
+    void *v;
+    while (cr_map_next(&a->su.streams, &it, NULL, &v)) {
+        const struct cr_su_stream *st = v;
+        if (!st->head)
+            continue;
+        cr_agent_event_init(&acks[k]);
+        acks[k].type = CR_AGENT_EVENT_ACKNOWLEDGED;
+        acks[k].framework_id = cr_xstrdup(st->framework_id);
+        acks[k].task_id = cr_xstrdup(st->task_id);
+        memcpy(acks[k].uuid, st->head->status.uuid, sizeof(acks[k].uuid));
+        k++;
+    }
+    for (size_t i = 0; i < k; i++) {
+        agent_on_acknowledged(a, &acks[i]);
+        cr_agent_event_release(&acks[i]);
+    }
+    free(acks);
+    return k;
+}
+
+/*
+ * One step of leaving a removal behind (every tick while a->removed): kill every task,
+ * acknowledge their updates locally, and once none is left forget the old id and
+ * subscribe again as a new agent. The old tasks never run next to the new agent.
+ */
+static void removal_step(struct cr_agent *a)
+{
+    struct agent_task *next;
+    for (struct agent_task *t = a->tasks_head; t; t = next) {
+        next = t->next;
+        if (cr_task_state_is_terminal(t->state) || t->kill_requested)
+            continue;
+        struct cr_agent_event ev;
+        cr_agent_event_init(&ev);
+        ev.type = CR_AGENT_EVENT_KILL;
+        ev.framework_id = t->framework_id;
+        ev.task_id = t->task_id;
+        ev.kill_grace_ms = -1;
+        agent_on_kill(a, &ev); /* borrowed strings: not released */
+    }
+    for (int round = 0; round < 64 && ack_pending_locally(a) > 0; round++)
+        ;
+    if (a->ntasks > 0 || cr_su_pending(&a->su) > 0) {
+        CR_DEBUG("removed agent still shutting down tasks=%zu pending_updates=%zu", a->ntasks,
+                 cr_su_pending(&a->su));
+        return;
+    }
+    CR_WARN("every task of the removed agent is shut down; registering as a new agent old=%s",
+            a->agent_id ? a->agent_id : "-");
+    char *path = agent_id_path(a);
+    if (unlink(path) < 0 && errno != ENOENT)
+        CR_ERROR("cannot remove the old agent id file path=%s error=\"%s\"", path, strerror(errno));
+    free(path);
+    free(a->agent_id);
+    a->agent_id = NULL;
+    a->removed = false;
+    cr_master_link_start(a->link);
+}
+
+static void on_removed(const char *body, void *ud)
+{
+    struct cr_agent *a = ud;
+    CR_WARN("the master removed this agent; shutting down its tasks, then registering as a "
+            "new agent agent=%s tasks=%zu reason=\"%s\"",
+            a->agent_id ? a->agent_id : "-", a->ntasks, body);
+    a->removed = true;
+    removal_step(a);
+    agent_tick_ensure(a);
 }
 
 static void on_disconnected(void *ud)
@@ -568,6 +654,7 @@ int cr_agent_new(uv_loop_t *loop, const struct cr_agent_options *opts, struct cr
         .on_event = on_event,
         .on_invalid_launch = on_invalid_launch,
         .on_refused = on_refused,
+        .on_removed = on_removed,
     };
     if ((rc = cr_master_link_new(loop, a->client, a->opts.master, &cbs, a, &a->link, err)) < 0)
         goto fail;

@@ -150,6 +150,8 @@ struct cr_agent {
     size_t completed_start, ncompleted;
     bool stopping;
     bool refused; /* the master refused this agent for good: exit non-zero */
+    bool removed; /* the master removed this agent: shutting its tasks down, then it
+                     registers anew without an id (agent.c) */
 };
 
 /* ---- agent.c ---- */

@@ -435,6 +435,12 @@ static void stream_done(int rc, const char *msg, const struct cr_http_response *
         free(refusal);
         return;
     }
+    if (!redirected && rc >= 0 && status == 410 && link->cbs.on_removed) {
+        link->backoff_ms = CR_LINK_BACKOFF_MIN_MS;
+        link->cbs.on_removed(refusal, link->ud);
+        free(refusal);
+        return;
+    }
     free(refusal);
     if (!link->closing && !link->stream)
         schedule_retry(link, redirected);

@@ -51,6 +51,10 @@ struct cr_master_link_callbacks {
     /* The master refused this agent for good (409: its new resources no longer hold its
      * running tasks); body borrowed. The link stops retrying. May be NULL (retry). */
     void (*on_refused)(const char *body, void *ud);
+    /* The master removed this agent (410: unreachable too long, or marked gone); body
+     * borrowed. The link stops retrying until cr_master_link_start(): the agent must
+     * shut every task down and forget its id first. May be NULL (retry). */
+    void (*on_removed)(const char *body, void *ud);
 };
 
 /*
@@ -63,7 +67,7 @@ int cr_master_link_new(uv_loop_t *loop, struct cr_http_client *client, const cha
                        const struct cr_master_link_callbacks *cbs, void *ud,
                        struct cr_master_link **out, struct cr_err *err);
 
-/* Start subscribing (now). */
+/* Start subscribing (now); also after on_refused/on_removed stopped the retries. */
 void cr_master_link_start(struct cr_master_link *link);
 
 /* Whether SUBSCRIBED was received on the current stream. */

@@ -1,10 +1,19 @@
 /*
  * agents.c - the master's side of the agent protocol (docs/protocol.md): admission
  * (SUBSCRIBE, committed to the registry first), re-registration with task adoption,
- * status UPDATEs, PING/PONG liveness, disconnection and the unreachable mark.
+ * status UPDATEs, PING/PONG liveness, disconnection, the unreachable mark and removal.
+ *
+ * An agent's life as Mesos defines it (API-COMPAT.md §2): admitted -> (disconnected) ->
+ * unreachable after --agent-ping-misses silent intervals (tasks TASK_UNREACHABLE, kept) ->
+ * removed after --agent-removal-timeout more, or at once by the operator's MARK_AGENT_GONE
+ * (tasks TASK_GONE / TASK_GONE_BY_OPERATOR, completed). A removed agent is forgotten but
+ * for a small record (m->removed_agents, registry table "removed_agents"): if it comes
+ * back its SUBSCRIBE is answered 410 Gone, upon which the agent shuts every old task down
+ * and registers again without an id, as a new agent.
  *
  * Invariant: an agent is in the allocator exactly while it is admitted and not
- * unreachable; it is active there only while its stream is connected.
+ * unreachable; it is active there only while its stream is connected. No id is both in
+ * m->agents and in m->removed_agents.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -16,6 +25,7 @@
 #include "master/master_impl.h"
 
 #define TABLE "agents"
+#define REMOVED_TABLE "removed_agents"
 
 struct agent *agent_find(struct cr_master *m, const char *id)
 {
@@ -207,6 +217,7 @@ static void mark_unreachable(struct cr_master *m, struct agent *a)
 void agents_ping_all(struct cr_master *m)
 {
     int64_t now = cr_now_ms();
+    double wall = cr_wall_seconds();
     int64_t window = m->cfg.agent_ping_ms * m->cfg.agent_ping_misses;
     int64_t reregister_window = m->cfg.agent_reregister_timeout_ms;
     if (reregister_window < window)
@@ -218,12 +229,22 @@ void agents_ping_all(struct cr_master *m)
     bool stalled = late > m->cfg.agent_ping_ms;
     size_t len;
     char *ping = master_record(cr_agent_event_ping(), &len);
+    struct agent **expired = NULL;
+    size_t nexpired = 0;
     size_t it = 0;
     void *v;
     while (cr_map_next(&m->agents, &it, NULL, &v)) {
         struct agent *a = v;
-        if (a->unreachable)
+        if (a->unreachable) {
+            double limit_s = (double)m->cfg.agent_removal_timeout_ms / 1000.0;
+            if (!stalled && m->cfg.agent_removal_timeout_ms > 0 &&
+                wall - a->unreachable_time >= limit_s) {
+                if (!expired)
+                    expired = cr_xcalloc(cr_map_count(&m->agents), sizeof(*expired));
+                expired[nexpired++] = a;
+            }
             continue;
+        }
         if (stalled) {
             a->last_seen_ms += late;
             continue;
@@ -235,9 +256,165 @@ void agents_ping_all(struct cr_master *m)
             mark_unreachable(m, a);
     }
     free(ping);
+    /* Removal frees the agent: done outside the walk over m->agents. */
+    for (size_t i = 0; i < nexpired; i++) {
+        CR_WARN("agent unreachable longer than the removal timeout; removing it agent=%s "
+                "hostname=%s unreachable_s=%.1f",
+                expired[i]->id, expired[i]->info.hostname, wall - expired[i]->unreachable_time);
+        agent_remove(m, expired[i], false, NULL, NULL);
+    }
+    free(expired);
     if (stalled)
         CR_WARN("master loop stalled; agent liveness checks skipped once stall_ms=%lld",
                 (long long)late);
+}
+
+/* ---------------------------------------------------------------- removal */
+
+static void removed_free(struct removed_agent *r)
+{
+    if (!r)
+        return;
+    free(r->id);
+    free(r->hostname);
+    free(r);
+}
+
+const struct removed_agent *agent_find_removed(struct cr_master *m, const char *id)
+{
+    return id ? cr_map_get(&m->removed_agents, id) : NULL;
+}
+
+static json_t *removed_record(const struct removed_agent *r)
+{
+    json_t *j = json_object();
+    json_object_set_new(j, "hostname", json_string(r->hostname));
+    json_object_set_new(j, "removed_time", json_real(r->removed_time));
+    json_object_set_new(j, "gone", json_boolean(r->is_gone));
+    return j;
+}
+
+static int recover_removed(const char *key, const void *value, size_t len, void *ud)
+{
+    struct cr_master *m = ud;
+    struct cr_err err;
+    cr_err_clear(&err);
+    json_t *j = cr_json_parse_object(value, len, &err);
+    if (!j) {
+        CR_ERROR("skipping an unreadable removed agent in the registry agent=%s error=\"%s\"", key,
+                 err.msg);
+        return 0;
+    }
+    struct removed_agent *r = cr_xcalloc(1, sizeof(*r));
+    r->id = cr_xstrdup(key);
+    const char *hostname = json_string_value(json_object_get(j, "hostname"));
+    r->hostname = cr_xstrdup(hostname ? hostname : "");
+    r->removed_time = json_number_value(json_object_get(j, "removed_time"));
+    r->is_gone = json_is_true(json_object_get(j, "gone"));
+    json_decref(j);
+    struct agent *a = agent_find(m, r->id);
+    if (a) {
+        /* Both records: the removal is the later fact (it deletes the other). */
+        cr_map_remove(&m->agents, a->id);
+        if (a->recovered)
+            m->nrecovered_agents--;
+        agent_free(a);
+    }
+    removed_free(cr_map_put(&m->removed_agents, r->id, r));
+    return 0;
+}
+
+void agents_recover_removed(struct cr_master *m)
+{
+    cr_state_foreach(m->state, REMOVED_TABLE, recover_removed, m);
+    if (cr_map_count(&m->removed_agents) > 0)
+        CR_INFO("removed agents recovered from the registry count=%zu",
+                cr_map_count(&m->removed_agents));
+}
+
+void agents_removed_release(struct cr_master *m)
+{
+    size_t it = 0;
+    void *v;
+    while (cr_map_next(&m->removed_agents, &it, NULL, &v))
+        removed_free(v);
+    cr_map_release(&m->removed_agents);
+}
+
+void agent_remove(struct cr_master *m, struct agent *a, bool is_gone, master_persist_fn done,
+                  void *ud)
+{
+    bool was_unreachable = a->unreachable;
+    if (a->connected)
+        agent_send(a, cr_agent_event_error(is_gone ? "Agent was marked gone by the operator"
+                                                   : "Agent was removed"));
+    agent_disconnected(m, a);
+    if (a->recovered)
+        m->nrecovered_agents--;
+    a->recovered = false;
+
+    /* The agent leaves the allocator first, so nothing of it is offered again. */
+    size_t ntasks = cr_map_count(&a->tasks);
+    struct task **tasks = cr_xcalloc(ntasks + 1, sizeof(*tasks));
+    size_t n = 0;
+    size_t it = 0;
+    void *v;
+    while (cr_map_next(&a->tasks, &it, NULL, &v)) {
+        struct task *t = v;
+        if (!cr_task_state_is_terminal(t->state))
+            t->resources_released = true;
+        tasks[n++] = t;
+    }
+    if (a->in_allocator) {
+        cr_alloc_remove_agent(m->alloc, a->id);
+        a->in_allocator = false;
+    }
+    enum cr_task_state state = is_gone ? CR_TASK_GONE_BY_OPERATOR : CR_TASK_GONE;
+    enum cr_task_reason reason =
+        is_gone ? CR_REASON_AGENT_REMOVED_BY_OPERATOR : CR_REASON_AGENT_REMOVED;
+    const char *msg = is_gone ? "Agent was marked gone by the operator"
+                              : "Agent was removed: unreachable longer than the removal timeout";
+    for (size_t i = 0; i < n; i++) {
+        struct task *t = tasks[i];
+        if (!cr_task_state_is_terminal(t->state))
+            task_master_update(m, t, state, reason, msg);
+        t->has_pending = false; /* master updates carry no uuid; nothing to wait for */
+        t->kill_pending = false;
+        task_complete(m, t);
+    }
+    free(tasks);
+    if (!was_unreachable) {
+        size_t fit = 0;
+        while (cr_map_next(&m->frameworks, &fit, NULL, &v))
+            fw_send(v, cr_event_failure(a->id, NULL, 0, false));
+    }
+
+    struct removed_agent *r = cr_xcalloc(1, sizeof(*r));
+    r->id = cr_xstrdup(a->id);
+    r->hostname = cr_xstrdup(a->info.hostname ? a->info.hostname : "");
+    r->removed_time = cr_wall_seconds();
+    r->is_gone = is_gone;
+    m->agent_removals++;
+    CR_WARN("agent removed agent=%s hostname=%s gone=%s tasks=%zu", r->id, r->hostname,
+            is_gone ? "true" : "false", n);
+    cr_map_remove(&m->agents, a->id);
+    agent_free(a);
+    removed_free(cr_map_put(&m->removed_agents, r->id, r));
+
+    json_t *rec = removed_record(r);
+    char *text = cr_json_dump(rec);
+    json_decref(rec);
+    struct cr_state_op ops[2] = {
+        {.kind = CR_STATE_DELETE, .table = TABLE, .key = r->id},
+        {.kind = CR_STATE_PUT,
+         .table = REMOVED_TABLE,
+         .key = r->id,
+         .value = text,
+         .len = text ? strlen(text) : 0},
+    };
+    master_persist_ops(m, ops, 2, done, ud);
+    free(text);
+    offers_schedule(m);
 }
 
 void agent_shutdown_framework(struct cr_master *m, const char *framework_id)
@@ -390,11 +567,29 @@ static void open_agent_stream(struct cr_master *m, struct agent *a, struct cr_ht
     agent_send(a, cr_agent_event_subscribed(a->id, (double)m->cfg.agent_ping_ms / 1000.0, &mi));
 }
 
+/* A removed agent is told to shut its old tasks down and come back as a new agent. */
+static void refuse_removed(struct cr_http_req *req, const struct removed_agent *r)
+{
+    CR_INFO("removed agent tried to re-register; told to shut down its tasks and register "
+            "anew agent=%s hostname=%s gone=%s",
+            r->id, r->hostname, r->is_gone ? "true" : "false");
+    cr_http_respondf(req, 410, "Agent '%s' was %s: shut down its tasks and register as a new agent",
+                     r->id, r->is_gone ? "marked gone" : "removed");
+}
+
 static void subscribe_committed(struct cr_master *m, int rc, const char *msg, void *ud)
 {
     struct pending_agent *p = ud;
     if (rc < 0) {
         cr_http_respondf(p->req, 503, "Failed to store the agent in the registry: %s", msg);
+        pending_free(p);
+        return;
+    }
+    const struct removed_agent *removed = agent_find_removed(m, p->id);
+    if (removed) {
+        /* Removed while its subscription was being committed (the removal came later in
+         * the log, so the registry does not hold it either). */
+        refuse_removed(p->req, removed);
         pending_free(p);
         return;
     }
@@ -481,6 +676,11 @@ static int check_new_resources(struct cr_master *m, struct agent *a,
 
 void agent_subscribe(struct cr_master *m, struct cr_http_req *req, struct cr_agent_call *call)
 {
+    const struct removed_agent *removed = agent_find_removed(m, call->agent_info.id);
+    if (removed) {
+        refuse_removed(req, removed);
+        return;
+    }
     struct agent *known = agent_find(m, call->agent_info.id);
     if (known) {
         struct cr_err err;

@@ -2,6 +2,8 @@
  * http_operator.c - the operator API (POST /api/v1, API-COMPAT.md §4.1) and the legacy
  * read-only GETs (/state, /master/state, /master/state.json, /version, /health,
  * /master/frameworks, /master/slaves, /master/tasks, /metrics/snapshot, /master/redirect).
+ * Calls that change the cluster: KILL_TASK, TEARDOWN, UPDATE_WEIGHTS and MARK_AGENT_GONE
+ * (agents.c does the removal; the answer waits for the registry).
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -77,6 +79,9 @@ static json_t *metrics_json(struct cr_master *m)
     json_object_set_new(j, "master/slaves_connected", json_real((double)active));
     json_object_set_new(j, "master/slaves_disconnected", json_real((double)inactive));
     json_object_set_new(j, "master/slaves_unreachable", json_real((double)unreachable));
+    json_object_set_new(j, "master/slaves_removed",
+                        json_real((double)cr_map_count(&m->removed_agents)));
+    json_object_set_new(j, "master/slave_removals", json_real((double)m->agent_removals));
     size_t fa = 0, fi = 0;
     it = 0;
     while (cr_map_next(&m->frameworks, &it, NULL, &v)) {
@@ -197,6 +202,40 @@ static void teardown(struct cr_master *m, struct cr_http_req *req, json_t *call)
     free(fw_id);
 }
 
+static void mark_gone_committed(struct cr_master *m, int rc, const char *msg, void *ud)
+{
+    if (rc < 0)
+        cr_http_respondf(ud, 503, "Failed to store the agent's removal in the registry: %s", msg);
+    else
+        cr_http_respond(ud, 200, NULL, NULL, 0);
+}
+
+/* MARK_AGENT_GONE: the operator asserts the machine is gone for good (Mesos 1.5). */
+static void mark_agent_gone(struct cr_master *m, struct cr_http_req *req, json_t *call)
+{
+    json_t *mg = json_object_get(call, "mark_agent_gone");
+    struct cr_err err;
+    cr_err_clear(&err);
+    char *agent_id = NULL;
+    if (!json_is_object(mg) ||
+        cr_parse_id(mg, "agent_id", "mark_agent_gone", &agent_id, &err) < 0 || !agent_id) {
+        cr_http_respondf(req, 400, "Failed to validate master::Call: %s",
+                         err.msg[0] ? err.msg : "mark_agent_gone.agent_id: required field missing");
+        free(agent_id);
+        return;
+    }
+    struct agent *a = agent_find(m, agent_id);
+    if (a) {
+        CR_INFO("operator marks agent gone agent=%s hostname=%s", a->id, a->info.hostname);
+        agent_remove(m, a, true, mark_gone_committed, req);
+    } else if (agent_find_removed(m, agent_id)) {
+        cr_http_respond(req, 200, NULL, NULL, 0); /* already gone: nothing to do */
+    } else {
+        cr_http_respondf(req, 404, "Agent '%s' not found", agent_id);
+    }
+    free(agent_id);
+}
+
 void http_operator(struct cr_master *m, struct cr_http_req *req)
 {
     if (!http_check_post_json(req))
@@ -277,6 +316,8 @@ void http_operator(struct cr_master *m, struct cr_http_req *req)
         kill_task(m, req, call);
     } else if (strcmp(type, "TEARDOWN") == 0) {
         teardown(m, req, call);
+    } else if (strcmp(type, "MARK_AGENT_GONE") == 0) {
+        mark_agent_gone(m, req, call);
     } else {
         cr_http_respondf(req, 501, "Operator call '%s' is not supported by Corral yet", type);
     }

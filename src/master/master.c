@@ -45,6 +45,11 @@ static const struct cr_flag master_flags[] = {
      "after a master restart, how long agents have to re-register (and frameworks at least "
      "this long to re-subscribe) before they are marked unreachable (removed)",
      1000, 604800000},
+    {"agent-removal-timeout", CR_FLAG_DURATION, OFF(agent_removal_timeout_ms), "10mins",
+     "an agent unreachable this long is removed: its tasks become TASK_GONE (TASK_LOST for "
+     "frameworks that are not PARTITION_AWARE) and, if it comes back, it must shut them down "
+     "and register as a new agent; 0 = never",
+     0, 2592000000},
     {"allocation-batch", CR_FLAG_DURATION, OFF(allocation_batch_ms), "5ms",
      "how long a burst of changes is coalesced before an allocation cycle", 0, 10000},
     {"max-body", CR_FLAG_BYTES, OFF(max_body_bytes), "8MB", "largest request body accepted", 1024,
@@ -277,6 +282,7 @@ static void on_ready(struct cr_state *st, int status, const char *msg, void *ud)
     weights_recover(m);
     cr_state_foreach(st, "frameworks", recover_framework, m);
     cr_state_foreach(st, "agents", recover_agent, m);
+    agents_recover_removed(m);
     m->ready = true;
     m->elected_time = cr_wall_seconds();
     uv_timer_start(&m->heartbeat_timer, heartbeat_tick, (uint64_t)m->cfg.heartbeat_ms,
@@ -328,6 +334,7 @@ static void free_registry(struct cr_master *m)
     while (cr_map_next(&m->agents, &it, NULL, &v))
         agent_free(v);
     cr_map_release(&m->agents);
+    agents_removed_release(m);
     it = 0;
     while (cr_map_next(&m->frameworks, &it, NULL, &v))
         fw_free(v);
@@ -417,6 +424,7 @@ int cr_master_main(int argc, char **argv)
     m.start_time = cr_wall_seconds();
     cr_map_init(&m.frameworks);
     cr_map_init(&m.agents);
+    cr_map_init(&m.removed_agents);
     m.alloc = cr_alloc_new();
     offers_init(&m);
     uv_timer_init(&loop, &m.heartbeat_timer);

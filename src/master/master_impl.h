@@ -57,6 +57,7 @@ struct master_config {
     int64_t agent_ping_ms;
     int64_t agent_ping_misses;
     int64_t agent_reregister_timeout_ms;
+    int64_t agent_removal_timeout_ms; /* unreachable this long: removed (0 = never) */
     int64_t allocation_batch_ms;
     int64_t max_body_bytes;
     char *weights;
@@ -135,6 +136,19 @@ struct agent {
     struct cr_map tasks;  /* task->agent_key -> struct task (borrowed; owned by fw) */
 };
 
+/*
+ * An agent removed from the cluster (unreachable past --agent-removal-timeout, or marked
+ * gone by the operator). Kept (and in the registry's "removed_agents" table) so that the
+ * agent is told to shut its old tasks down if it ever comes back, and so reconciliation
+ * answers for its tasks.
+ */
+struct removed_agent {
+    char *id;       /* owned; the key in m->removed_agents */
+    char *hostname; /* owned, may be "" */
+    double removed_time;
+    bool is_gone; /* MARK_AGENT_GONE (TASK_GONE_BY_OPERATOR) rather than the timeout */
+};
+
 struct cr_master {
     uv_loop_t *loop;
     struct master_config cfg;
@@ -151,9 +165,11 @@ struct cr_master {
     struct cr_offer_book *offers;
     struct cr_apps *apps; /* the built-in orchestrator */
 
-    struct cr_map frameworks; /* id -> struct fw */
-    struct cr_map agents;     /* id -> struct agent */
-    size_t nrecovered_agents; /* agents known from the registry, not yet back */
+    struct cr_map frameworks;     /* id -> struct fw */
+    struct cr_map agents;         /* id -> struct agent */
+    size_t nrecovered_agents;     /* agents known from the registry, not yet back */
+    struct cr_map removed_agents; /* id -> struct removed_agent (owned) */
+    uint64_t agent_removals;      /* since start, for /metrics/snapshot */
     struct fw **completed_frameworks;
     size_t ncompleted_frameworks;
     uint64_t next_fw_seq, next_agent_seq;
@@ -280,7 +296,28 @@ void agent_send(struct agent *a, json_t *event);
 void agent_send_pending_kills(struct agent *a);
 void agent_recover(struct cr_master *m, const char *id, const char *info_json);
 void agent_free(struct agent *a);
+/*
+ * Liveness, called every --agent-ping-interval: PING every connected agent, mark those
+ * silent for --agent-ping-misses intervals unreachable, remove those unreachable longer
+ * than --agent-removal-timeout. A tick that comes late (the loop stalled) checks nothing.
+ */
 void agents_ping_all(struct cr_master *m);
+/*
+ * Remove agent a (unreachable too long, or is_gone: MARK_AGENT_GONE): its stream is
+ * closed, it leaves the allocator and m->agents (a is freed), its tasks become TASK_GONE
+ * (TASK_GONE_BY_OPERATOR when is_gone; TASK_LOST for frameworks without PARTITION_AWARE)
+ * and move to their frameworks' completed tasks. The removal is committed to the registry
+ * (agents/<id> deleted, removed_agents/<id> written as one entry); done (may be NULL)
+ * reports the commit.
+ */
+void agent_remove(struct cr_master *m, struct agent *a, bool is_gone, master_persist_fn done,
+                  void *ud);
+/* The record of a removed agent, or NULL. Borrowed. */
+const struct removed_agent *agent_find_removed(struct cr_master *m, const char *id);
+/* Load the registry's removed_agents table (at start, after the registry is ready). */
+void agents_recover_removed(struct cr_master *m);
+/* Free m->removed_agents (at shutdown). */
+void agents_removed_release(struct cr_master *m);
 void agent_shutdown_framework(struct cr_master *m, const char *framework_id);
 
 /* http_*.c */

@@ -1,6 +1,9 @@
 /*
  * tasks.c - the master's view of tasks: launch, status updates from agents and their
- * acknowledgements, kills, and reconciliation (API-COMPAT.md §2).
+ * acknowledgements, kills, and reconciliation (API-COMPAT.md §2.4: a task the master does
+ * not hold is answered from its completed ring, else from what is known of its agent:
+ * registered -> GONE, unreachable -> UNREACHABLE, removed -> GONE, marked gone ->
+ * GONE_BY_OPERATOR, unknown -> UNKNOWN; all LOST for frameworks without PARTITION_AWARE).
  *
  * A task belongs to its framework (fw->tasks) and is indexed by its agent
  * (agent->tasks). Its resources are given back to the allocator when the master first
@@ -346,7 +349,12 @@ static void reconcile_unknown(struct cr_master *m, struct fw *fw, const char *ta
             return; /* not re-registered yet: no answer, the framework retries */
         enum cr_task_state st;
         const char *msg;
-        if (!a) {
+        const struct removed_agent *removed = a ? NULL : agent_find_removed(m, agent_id);
+        if (removed) {
+            st = !pa ? CR_TASK_LOST : removed->is_gone ? CR_TASK_GONE_BY_OPERATOR : CR_TASK_GONE;
+            msg = removed->is_gone ? "Reconciliation: Agent was marked gone"
+                                   : "Reconciliation: Agent was removed";
+        } else if (!a) {
             st = pa ? CR_TASK_UNKNOWN : CR_TASK_LOST;
             msg = "Reconciliation: Task is unknown to the master";
         } else if (a->unreachable) {
