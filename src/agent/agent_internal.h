@@ -194,6 +194,9 @@ void agent_tasks_recovered(struct cr_agent *a);
 /* An executor sent a status update for t (status borrowed; uuid set). */
 void agent_on_executor_update(struct cr_agent *a, struct agent_task *t,
                               const struct cr_task_status *status, pid_t task_pid);
+/* t's executor vanished while the agent was down (found dead at recovery, its end never
+ * reported): TASK_GONE for PARTITION_AWARE frameworks, TASK_LOST for others. */
+void agent_on_executor_lost_while_down(struct cr_agent *a, struct agent_task *t);
 /* t's executor is gone; if the task had not ended it is failed with reason/message. */
 void agent_on_executor_gone(struct cr_agent *a, struct agent_task *t, enum cr_task_reason reason,
                             const char *message);

@@ -376,8 +376,7 @@ void agent_executor_adopt(struct cr_agent *a, struct agent_task *t, pid_t pid)
     }
     if (pid > 0 && pidfd < 0) {
         /* Gone while the agent was away, without reporting its task's end to us. */
-        agent_on_executor_gone(a, t, CR_REASON_EXECUTOR_TERMINATED,
-                               "Executor terminated while the agent was down");
+        agent_on_executor_lost_while_down(a, t);
         return;
     }
     struct agent_executor *ex = ex_new(a, t, pid, pidfd, false);

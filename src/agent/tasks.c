@@ -382,8 +382,8 @@ void agent_on_executor_update(struct cr_agent *a, struct agent_task *t,
     agent_ckpt_sync_later(a, on_update_durable, k);
 }
 
-void agent_on_executor_gone(struct cr_agent *a, struct agent_task *t, enum cr_task_reason reason,
-                            const char *message)
+static void executor_gone(struct cr_agent *a, struct agent_task *t, enum cr_task_state state,
+                          enum cr_task_reason reason, const char *message)
 {
     if (t->container_id && !cr_task_state_is_terminal(t->state)) {
         struct cr_err err;
@@ -394,10 +394,23 @@ void agent_on_executor_gone(struct cr_agent *a, struct agent_task *t, enum cr_ta
                      t->task_id, t->container_id, err.msg);
     }
     if (!cr_task_state_is_terminal(t->state))
-        agent_task_emit(a, t,
-                        t->kill_pending || t->kill_requested ? CR_TASK_KILLED : CR_TASK_FAILED,
+        agent_task_emit(a, t, t->kill_pending || t->kill_requested ? CR_TASK_KILLED : state,
                         CR_SOURCE_AGENT, reason, message);
     agent_task_maybe_complete(a, t);
+}
+
+void agent_on_executor_gone(struct cr_agent *a, struct agent_task *t, enum cr_task_reason reason,
+                            const char *message)
+{
+    executor_gone(a, t, CR_TASK_FAILED, reason, message);
+}
+
+void agent_on_executor_lost_while_down(struct cr_agent *a, struct agent_task *t)
+{
+    /* The machine (or at least this task's processes) went down with the agent: as Mesos
+     * says of tasks on a rebooted agent, they are gone, not failed. */
+    executor_gone(a, t, fw_partition_aware(t->fw) ? CR_TASK_GONE : CR_TASK_LOST,
+                  CR_REASON_EXECUTOR_TERMINATED, "Executor terminated while the agent was down");
 }
 
 void agent_task_maybe_complete(struct cr_agent *a, struct agent_task *t)
