@@ -15,6 +15,7 @@
 #include "base/util.h"
 
 #define DECLINE_REFUSE_S 5.0
+#define HOLD_GRACE_S 5.0 /* after most agents came back, for the last ones to follow */
 
 struct launch_group {
     struct held_agent *h;
@@ -241,7 +242,25 @@ static struct cr_deploy_inst *plan_view(struct cr_apps *a, struct app *app, stru
     return v;
 }
 
-void apps_unreachable_tick(struct cr_apps *a, struct app *app, double now)
+/*
+ * True when most agents are unreachable at once: more likely this master is the one cut off
+ * (its own link, a partition of the control network) than half the machines dead at the same
+ * moment. Replacing their instances would only start them on the first agents to come back and
+ * kill them again a moment later, so inactivation waits (expunging does not).
+ */
+static bool most_agents_unreachable(struct cr_apps *a)
+{
+    size_t n = 0, away = 0;
+    size_t it = 0;
+    void *v;
+    while (cr_map_next(&a->m->agents, &it, NULL, &v)) {
+        n++;
+        away += ((struct agent *)v)->unreachable;
+    }
+    return n >= 2 && away * 2 > n;
+}
+
+void apps_unreachable_tick(struct cr_apps *a, struct app *app, double now, bool hold)
 {
     size_t n = cr_map_count(&app->insts), k = 0;
     struct inst **gone = cr_xcalloc(n + 1, sizeof(*gone));
@@ -254,7 +273,7 @@ void apps_unreachable_tick(struct cr_apps *a, struct app *app, double now)
         double away = now - i->unreachable_since;
         if (away >= app->spec.expunge_after_s) {
             gone[k++] = i;
-        } else if (!i->is_inactive && away >= app->spec.inactive_after_s) {
+        } else if (!i->is_inactive && away >= app->spec.inactive_after_s && !hold) {
             i->is_inactive = true;
             CR_INFO("instance inactive, replacing it app=%s task=%s unreachable_for=%.1fs", app->id,
                     i->id, away);
@@ -617,12 +636,20 @@ void apps_cycle(struct cr_apps *a)
     struct app **gone = cr_xcalloc(napps + 1, sizeof(*gone));
     size_t ngone = 0;
     bool wants_offers = false;
+    bool most_away = most_agents_unreachable(a);
+    if (most_away && !a->is_holding)
+        CR_WARN("apps: most agents are unreachable at once; this master is probably the one cut "
+                "off: unreachable instances are not replaced until most agents are back");
+    if (!most_away && a->is_holding) /* the rest come back one by one: a short grace */
+        a->hold_until = now + HOLD_GRACE_S;
+    a->is_holding = most_away;
+    bool hold_replacements = most_away || now < a->hold_until;
 
     for (size_t j = 0; j < napps; j++) {
         struct app *app = apps[j];
         if (has_unconfirmed(app))
             continue; /* after a master restart: act only on confirmed states (kill nothing) */
-        apps_unreachable_tick(a, app, now);
+        apps_unreachable_tick(a, app, now, hold_replacements);
         backoff_reset(a, app, now);
         health_kills(a, app, now);
         struct cr_deploy_goal goal = {

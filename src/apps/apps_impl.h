@@ -145,6 +145,8 @@ struct cr_apps {
     uv_timer_t kick_timer, tick_timer, sse_timer;
     bool is_kicked, is_started;
     bool is_suppressed;    /* no app wants offers: SUPPRESSed until apps_revive */
+    bool is_holding;       /* most agents unreachable: no replacements (logged once) */
+    double hold_until;     /* and a grace after they came back (wall seconds) */
     double last_version_s; /* versions are unique: strictly increasing ms */
     double last_reconcile_s, last_full_reconcile_s;
     struct sse_client *sse;      /* list */
@@ -202,8 +204,9 @@ void app_remove(struct cr_apps *a, struct app *app);
 
 /* apps_cycle.c: one pass over every app (run from the kick timer). */
 void apps_cycle(struct cr_apps *a);
-/* Move unreachable instances along their app's unreachableStrategy (inactive, expunged). */
-void apps_unreachable_tick(struct cr_apps *a, struct app *app, double now);
+/* Move unreachable instances along their app's unreachableStrategy (inactive, expunged);
+ * hold: no new inactive instances (most agents are unreachable at once). */
+void apps_unreachable_tick(struct cr_apps *a, struct app *app, double now, bool hold);
 
 /* apps_store.c */
 void store_app(struct cr_apps *a, struct app *app, master_persist_fn done, void *ud);
