@@ -24,11 +24,62 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "system"))
 
 
+def false_positives(bed, args):
+    """The master under load (allocation for 1,000 frameworks over 1,000 more agents, big
+    /master/state dumps): sample the real agents' state; any unreachable mark is a false
+    positive."""
+    import subprocess
+    import threading
+    import requests
+    scale = os.path.join(os.path.dirname(os.path.abspath(args.corral)), "bench", "bench_scale")
+    real = {h.name for h in bed.agents}
+    stop = threading.Event()
+    marks, samples, dumps = set(), [0], [0]
+
+    def sample():
+        while not stop.is_set():
+            try:
+                st = requests.get(bed.master.url + "/master/state", timeout=10).json()
+                dumps[0] += 1
+                for s in st["slaves"]:
+                    if s["hostname"] in real and not s["active"]:
+                        marks.add(s["hostname"])
+                samples[0] += 1
+            except (requests.RequestException, ValueError):
+                pass
+    threads = [threading.Thread(target=sample, daemon=True) for _ in range(2)]
+    for t in threads:
+        t.start()
+    p = subprocess.run([scale, "--master", bed.master.url.split("//")[1], "--pid",
+                        str(bed.master.pid()), "--agents", "1000", "--frameworks", "1000",
+                        "--seconds", str(args.load_seconds)],
+                       capture_output=True, text=True, timeout=args.load_seconds + 120)
+    stop.set()
+    for t in threads:
+        t.join()
+    for line in p.stdout.splitlines():
+        print("failover: load: " + line)
+    # The fake agents are gone now: remove them (MARK_AGENT_GONE) so the crash trials run on
+    # the real ones only.
+    for s in bed.master.state()["slaves"]:
+        if s["hostname"] not in real:
+            requests.post(bed.master.url + "/api/v1", timeout=10,
+                          json={"type": "MARK_AGENT_GONE",
+                                "mark_agent_gone": {"agent_id": {"value": s["id"]}}})
+    print(f"failover: false positives under load ({args.load_seconds:.0f} s, 1,000 fake agents "
+          f"+ 1,000 frameworks, {dumps[0]} /master/state dumps): {len(marks)} of "
+          f"{len(real)} real agents marked unreachable")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--corral", default="build/release/corral")
     ap.add_argument("--trials", type=int, default=10)
     ap.add_argument("--hosts", type=int, default=4)
+    ap.add_argument("--load-seconds", type=float, default=30,
+                    help="first, this long under load (1,000 fake agents and 1,000 declining "
+                         "frameworks from bench_scale, plus /master/state dumps): count real "
+                         "agents wrongly marked unreachable")
     ap.add_argument("--master-flag", action="append", default=[],
                     help="extra master flag (repeatable), e.g. --master-flag=--agent-ping-misses=3")
     args = ap.parse_args()
@@ -43,6 +94,8 @@ def main():
     bed = hosts.TestBed(work, agents=args.hosts, master_extra=args.master_flag)
     detect, replace = [], []
     try:
+        if args.load_seconds > 0:
+            false_positives(bed, args)
         api = bed.apps()
         app = {"id": "/fo", "cmd": "exec python3 -m http.server $PORT0", "cpus": 0.1, "mem": 32,
                "instances": 2, "constraints": [["hostname", "UNIQUE"]],
