@@ -67,6 +67,8 @@ struct cr_master_link {
 
     uv_timer_t retry_timer;
     uv_timer_t watchdog;
+    int64_t watchdog_due_ms; /* when it should fire (to see that it fired late) */
+    bool watchdog_grace;     /* fired late once: one more second for unread input */
     int open_handles;
     int64_t backoff_ms;
     double ping_interval_s;
@@ -451,6 +453,14 @@ static void on_watchdog(uv_timer_t *t)
     struct cr_master_link *link = t->data;
     if (!link->stream)
         return;
+    /* Fired late (this process was stopped or starved): libuv runs due timers before it reads
+     * the sockets, so PINGs and KILLs the master sent meanwhile may sit unread. Give them one
+     * more second to arrive before calling the stream dead. */
+    if (!link->watchdog_grace && cr_now_ms() - link->watchdog_due_ms > 500) {
+        link->watchdog_grace = true;
+        uv_timer_start(&link->watchdog, on_watchdog, 1000, 0);
+        return;
+    }
     char reason[128];
     if (link->connected)
         snprintf(reason, sizeof(reason), "no PING for %d intervals of %.1fs", CR_LINK_PING_MISSES,
@@ -473,6 +483,8 @@ static void watchdog_restart(struct cr_master_link *link)
     } else {
         ms = CR_LINK_SUBSCRIBE_TIMEOUT_MS;
     }
+    link->watchdog_due_ms = cr_now_ms() + (int64_t)ms;
+    link->watchdog_grace = false;
     uv_timer_start(&link->watchdog, on_watchdog, ms, 0);
 }
 

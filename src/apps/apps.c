@@ -29,7 +29,7 @@
 
 #define TICK_MS 500
 #define RECONCILE_RETRY_S 0.5
-#define RECONCILE_ALL_S 600.0
+#define RECONCILE_ALL_S 30.0 /* finds tasks of ours we forgot (expunged, never recorded) */
 
 /* ---------------------------------------------------------------- small helpers */
 
@@ -311,12 +311,20 @@ void inst_kill(struct cr_apps *a, struct inst *i)
 {
     if (!a->fw || i->phase == CR_INST_KILLING)
         return;
+    inst_send_kill(a, i);
+}
+
+void inst_send_kill(struct cr_apps *a, struct inst *i)
+{
+    if (!a->fw)
+        return;
     const struct cr_app *spec = app_version(i->app, i->version);
     if (!spec)
         spec = &i->app->spec;
     int64_t grace_ms =
         spec->kill_grace_period_s >= 0 ? (int64_t)(spec->kill_grace_period_s * 1000.0) : -1;
     i->phase = CR_INST_KILLING;
+    i->kill_sent_at = cr_wall_seconds();
     CR_INFO("killing instance app=%s task=%s agent=%s", i->app->id, i->id,
             i->agent_id ? i->agent_id : "");
     task_kill(a->m, a->fw, i->id, i->agent_id, grace_ms);
@@ -589,6 +597,8 @@ static void on_update(struct cr_apps *a, const json_t *body)
                 i->id, cr_task_state_name(st.state), i->is_inactive ? "true" : "false");
         i->unreachable_since = 0;
         i->is_inactive = false;
+        if (i->phase == CR_INST_KILLING && !cr_task_state_is_terminal(st.state))
+            inst_send_kill(a, i); /* the KILL sent before may have been lost with the link */
     }
     i->state = st.state;
     free(i->message);

@@ -15,7 +15,8 @@
 #include "base/util.h"
 
 #define DECLINE_REFUSE_S 5.0
-#define HOLD_GRACE_S 5.0 /* after most agents came back, for the last ones to follow */
+#define KILL_RETRY_S 10.0 /* Marathon's kill retry timeout */
+#define HOLD_GRACE_S 5.0  /* after most agents came back, for the last ones to follow */
 
 struct launch_group {
     struct held_agent *h;
@@ -290,6 +291,9 @@ void apps_unreachable_tick(struct cr_apps *a, struct app *app, double now, bool 
     }
     for (size_t j = 0; j < k; j++) {
         CR_INFO("instance expunged (unreachable too long) app=%s task=%s", app->id, gone[j]->id);
+        /* Forgotten, so kill it: the master holds the KILL until the agent is back (or the
+         * agent is removed and the task gone). */
+        inst_send_kill(a, gone[j]);
         inst_forget(a, gone[j]);
     }
     free(gone);
@@ -398,6 +402,24 @@ static void health_kills(struct cr_apps *a, struct app *app, double now)
         json_object_set_new(ev, "slaveId", json_string(i->agent_id ? i->agent_id : ""));
         apps_event(a, "unhealthy_instance_kill_event", ev);
         inst_kill(a, i);
+    }
+}
+
+/* KILLs are retried until the task ends (a KILL can be lost with a link that drops). */
+static void retry_kills(struct cr_apps *a, struct app *app, double now)
+{
+    size_t it = 0;
+    void *v;
+    while (cr_map_next(&app->insts, &it, NULL, &v)) {
+        struct inst *i = v;
+        const struct cr_app *spec = app_version(app, i->version);
+        double grace = spec && spec->kill_grace_period_s > 0 ? spec->kill_grace_period_s : 0;
+        double every = KILL_RETRY_S > grace + 5 ? KILL_RETRY_S : grace + 5;
+        if (i->phase == CR_INST_KILLING && i->unreachable_since == 0 &&
+            now - i->kill_sent_at >= every) {
+            CR_INFO("apps: kill not confirmed, sent again app=%s task=%s", app->id, i->id);
+            inst_send_kill(a, i);
+        }
     }
 }
 
@@ -650,6 +672,7 @@ void apps_cycle(struct cr_apps *a)
         if (has_unconfirmed(app))
             continue; /* after a master restart: act only on confirmed states (kill nothing) */
         apps_unreachable_tick(a, app, now, hold_replacements);
+        retry_kills(a, app, now);
         backoff_reset(a, app, now);
         health_kills(a, app, now);
         struct cr_deploy_goal goal = {

@@ -92,6 +92,7 @@ struct inst {
      * expungeAfterSeconds it is forgotten (killed if it ever shows up again) */
     double unreachable_since;
     bool is_inactive;
+    double kill_sent_at; /* wall seconds of the last KILL (retried until the task ends) */
 };
 
 struct app {
@@ -197,8 +198,10 @@ void deploy_finish(struct cr_apps *a, struct deployment *d, enum deploy_status s
                    const char *reason);
 struct deployment *deploy_find(struct cr_apps *a, const char *id); /* running or done */
 const char *deploy_status_name(enum deploy_status s);
-/* Kill one instance (KILL through the master); for_health counts against the budget. */
+/* Kill one instance (KILL through the master) unless a kill was already sent. */
 void inst_kill(struct cr_apps *a, struct inst *i);
+/* Send (again) the KILL of an instance: phase KILLING, kill_sent_at now. */
+void inst_send_kill(struct cr_apps *a, struct inst *i);
 /* Remove an app whose last instance ended (after StopApplication). */
 void app_remove(struct cr_apps *a, struct app *app);
 
