@@ -662,8 +662,11 @@ void apps_cycle(struct cr_apps *a)
     if (most_away && !a->is_holding)
         CR_WARN("apps: most agents are unreachable at once; this master is probably the one cut "
                 "off: unreachable instances are not replaced until most agents are back");
-    if (!most_away && a->is_holding) /* the rest come back one by one: a short grace */
+    if (!most_away && a->is_holding) { /* the rest come back one by one: a short grace */
         a->hold_until = now + HOLD_GRACE_S;
+        CR_INFO("apps: most agents are reachable again; replacements resume in %.0f s",
+                HOLD_GRACE_S);
+    }
     a->is_holding = most_away;
     bool hold_replacements = most_away || now < a->hold_until;
 
