@@ -16,7 +16,10 @@
 
 #define DECLINE_REFUSE_S 5.0
 #define KILL_RETRY_S 10.0 /* Marathon's kill retry timeout */
-#define HOLD_GRACE_S 5.0  /* after most agents came back, for the last ones to follow */
+#define HOLD_GRACE_S 5.0
+#define HOLD_MAX_S                                                                                 \
+    60.0 /* longest hold while most agents are unreachable */ /* after most agents came back, for  \
+                                                                 the last ones to follow */
 
 struct launch_group {
     struct held_agent *h;
@@ -659,16 +662,21 @@ void apps_cycle(struct cr_apps *a)
     size_t ngone = 0;
     bool wants_offers = false;
     bool most_away = most_agents_unreachable(a);
-    if (most_away && !a->is_holding)
+    if (most_away && !a->is_holding) {
+        a->hold_since = now;
         CR_WARN("apps: most agents are unreachable at once; this master is probably the one cut "
-                "off: unreachable instances are not replaced until most agents are back");
+                "off: unreachable instances are not replaced until most agents are back (at "
+                "most %.0f s)",
+                HOLD_MAX_S);
+    }
     if (!most_away && a->is_holding) { /* the rest come back one by one: a short grace */
         a->hold_until = now + HOLD_GRACE_S;
         CR_INFO("apps: most agents are reachable again; replacements resume in %.0f s",
                 HOLD_GRACE_S);
     }
     a->is_holding = most_away;
-    bool hold_replacements = most_away || now < a->hold_until;
+    /* Capped: if half the machines really died, their work moves after HOLD_MAX_S. */
+    bool hold_replacements = (most_away && now - a->hold_since < HOLD_MAX_S) || now < a->hold_until;
 
     for (size_t j = 0; j < napps; j++) {
         struct app *app = apps[j];

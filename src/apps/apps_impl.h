@@ -148,6 +148,7 @@ struct cr_apps {
     bool is_suppressed;    /* no app wants offers: SUPPRESSed until apps_revive */
     bool is_holding;       /* most agents unreachable: no replacements (logged once) */
     double hold_until;     /* and a grace after they came back (wall seconds) */
+    double hold_since;     /* when most agents became unreachable */
     double last_version_s; /* versions are unique: strictly increasing ms */
     double last_reconcile_s, last_full_reconcile_s;
     struct sse_client *sse;      /* list */
